@@ -1,0 +1,79 @@
+"""Who is asking: staff accounts, API tokens and field units, and what each may do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .domain.errors import Forbidden, Unauthorized
+from .domain.projection import State
+from .security import token_digest
+
+ROLE_RANK = {"viewer": 1, "supervisor": 2, "operator": 3}
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # "user", "token", "unit" or "system"
+    name: str
+    role: str | None = None  # staff role; units have none
+    unit_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Return the actor as written in the event log, e.g. `user:alice`."""
+        return f"{self.kind}:{self.unit_id or self.name}"
+
+    @property
+    def is_unit(self) -> bool:
+        return self.unit_id is not None
+
+    def at_least(self, role: str) -> bool:
+        return self.role is not None and ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def require(self, role: str) -> None:
+        """Refuse unless a staff actor holds `role` or a higher one."""
+        if not self.at_least(role):
+            raise Forbidden(f"this needs the {role} role or higher")
+
+    def require_staff_or_unit(self, unit_id: str, *, role: str) -> None:
+        """Let the unit itself, or staff with `role`, act on a unit's behalf."""
+        if self.unit_id == unit_id:
+            return
+        if self.is_unit:
+            raise Forbidden("a unit may act only on its own behalf")
+        self.require(role)
+
+    def view(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "role": self.role, "unit_id": self.unit_id}
+
+
+SYSTEM = Actor("system", "coordinator", role="operator")
+
+
+def actor_for_token(state: State, token: str) -> Actor:
+    """Return the API token's or unit's actor for a bearer token, or refuse."""
+    digest = token_digest(token)
+    credential = state.api_tokens.get(digest)
+    if credential is not None and not credential.revoked:
+        return Actor("token", credential.name, role=credential.role)
+    unit_id = state.unit_tokens.get(digest)
+    if unit_id is not None and unit_id in state.units:
+        return Actor("unit", state.units[unit_id].callsign, unit_id=unit_id)
+    raise Unauthorized("unknown or revoked token")
+
+
+def actor_for_user(state: State, name: str) -> Actor:
+    credential = state.users.get(name)
+    if credential is None or credential.revoked:
+        raise Unauthorized("session is no longer valid; sign in again")
+    return Actor("user", credential.name, role=credential.role)
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("Authorization", "")
+    if value[:7].lower() == "bearer ":
+        token = value[7:].strip()
+        return token or None
+    return None

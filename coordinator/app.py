@@ -1,0 +1,75 @@
+"""The app factory: wires settings, storage, service, web and live push."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from .config import Settings
+from .live import handlers
+from .live.hub import LiveHub
+from .resources import asset_dir
+from .service import Coordinator
+from .store.sqlite import SqliteEventLog, SqliteTrackStore
+from .web import api, errors, pages
+
+
+def create_app(settings: Settings) -> Flask:
+    """Build the app: open the data directory, rebuild state from the log, wire routes.
+
+    The live frame loop is not started here; `start_live(app)` does that, so
+    tests and the CLI can build an app without background threads.
+    """
+    app = Flask(
+        __name__,
+        static_folder=str(asset_dir("static")),
+        template_folder=str(asset_dir("templates")),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_payload_bytes,
+        SESSION_COOKIE_NAME="coordinator_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_s),
+        COORDINATOR_SETTINGS=settings,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    service = Coordinator(
+        log=SqliteEventLog(settings.database_path),
+        tracks=SqliteTrackStore(settings.database_path),
+        stale_after_s=settings.stale_after_s,
+    )
+    service.load()
+    app.extensions["coordinator"] = service
+
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        max_http_buffer_size=settings.max_payload_bytes,
+        # Sessions are read from the cookie on connect; the socket never writes them.
+        manage_session=False,
+    )
+    hub = LiveHub(socketio, service, settings)
+    app.extensions["coordinator.hub"] = hub
+    handlers.register(socketio, hub, service)
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    errors.register(app)
+    return app
+
+
+def start_live(app: Flask) -> LiveHub:
+    """Start the frame loop of an app built by `create_app`."""
+    hub: LiveHub = app.extensions["coordinator.hub"]
+    hub.start()
+    return hub
+
+
+def socketio_of(app: Flask) -> SocketIO:
+    sio: SocketIO = app.extensions["socketio"]
+    return sio

@@ -1,0 +1,64 @@
+"""Settings, from flags and environment, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_TILE_ATTRIBUTION = "&copy; OpenStreetMap contributors"
+
+
+class ConfigError(Exception):
+    """A setting is missing or unusable; the message says which."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    secret_key: str
+    # How often dashboards get a frame of coalesced fixes and new events.
+    frame_interval_s: float = 0.25
+    # A fix older than this is shown as stale and not trusted for dispatch.
+    stale_after_s: float = 120.0
+    # An assignment still `dispatched` is sent to the unit again after this long.
+    redeliver_after_s: float = 5.0
+    max_payload_bytes: int = 64 * 1024
+    tile_url: str = DEFAULT_TILE_URL
+    tile_attribution: str = DEFAULT_TILE_ATTRIBUTION
+    session_lifetime_s: int = 12 * 3600
+    # Secure cookies need HTTPS; the demo on localhost runs without it.
+    secure_cookies: bool = True
+    demo: bool = False
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "coordinator.sqlite3"
+
+
+def read_secret_key(*, secret_key_file: str | None) -> str:
+    """Return the secret key from a file or `COORDINATOR_SECRET_KEY`; refuse to guess one."""
+    if secret_key_file:
+        try:
+            key = Path(secret_key_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --secret-key-file: {exc}") from exc
+    else:
+        key = os.environ.get("COORDINATOR_SECRET_KEY", "").strip()
+    if len(key) < 16:
+        raise ConfigError(
+            "a secret key of at least 16 characters is required: set COORDINATOR_SECRET_KEY "
+            "or pass --secret-key-file (the demo makes its own)"
+        )
+    return key
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc

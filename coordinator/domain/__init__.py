@@ -1,0 +1,1 @@
+"""Pure domain: entities, events, validation and rules; no I/O and no web imports."""

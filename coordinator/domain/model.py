@@ -1,0 +1,135 @@
+"""Entities of an operation and the vocabularies they use.
+
+Privacy rule: no entity has a field for the name or identity of a protester or
+patient. Injuries are counted by triage tag and place, never by person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+TENSION_LABELS = {1: "calm", 2: "elevated", 3: "tense", 4: "volatile", 5: "violent"}
+DEMONSTRATION_STATUSES = ("planned", "active", "dispersing", "ended")
+UNIT_KINDS = ("deescalation_team", "field_supervisor", "medical_team")
+UNIT_STATUSES = ("available", "assigned", "en_route", "on_scene", "out_of_service")
+INCIDENT_KINDS = (
+    "injury",
+    "federal_activity",
+    "use_of_force",
+    "property_damage",
+    "warrantless_entry",
+    "escalation",
+    "other",
+)
+INCIDENT_STATUSES = ("open", "resolved")
+TRIAGE_TAGS = ("immediate", "delayed", "minor")
+ASSIGNMENT_KINDS = ("deescalation", "medical_aid", "observe", "support")
+ROLES = ("viewer", "supervisor", "operator")
+
+# The assignment lifecycle, in order; declined and cancelled end it early.
+ASSIGNMENT_FLOW = ("dispatched", "delivered", "acknowledged", "en_route", "on_scene", "completed")
+ASSIGNMENT_ENDINGS = ("declined", "cancelled")
+ASSIGNMENT_STATUSES = ASSIGNMENT_FLOW + ASSIGNMENT_ENDINGS
+ASSIGNMENT_TERMINAL = ("completed", "declined", "cancelled")
+
+# A unit's status follows its active assignment's step.
+UNIT_STATUS_FOR_ASSIGNMENT = {
+    "dispatched": "assigned",
+    "delivered": "assigned",
+    "acknowledged": "assigned",
+    "en_route": "en_route",
+    "on_scene": "on_scene",
+}
+
+
+@dataclass
+class Demonstration:
+    id: str
+    name: str
+    lat: float
+    lon: float
+    crowd_estimate: int
+    tension: int
+    status: str
+    federal_presence: bool
+    area: dict[str, Any] | None = None
+    created_at: str = ""
+    updated_at: str = ""
+
+    def view(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tension_label"] = TENSION_LABELS[self.tension]
+        return data
+
+
+@dataclass
+class Unit:
+    id: str
+    callsign: str
+    kind: str
+    skills: list[str]
+    status: str
+    created_at: str = ""
+    active_assignment_id: str | None = None
+    out_of_service: bool = False
+    token_sha256: str = ""
+
+    def view(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["token_sha256"]
+        del data["out_of_service"]
+        return data
+
+
+@dataclass
+class Incident:
+    id: str
+    kind: str
+    lat: float
+    lon: float
+    severity: int
+    triage: str | None
+    demonstration_id: str | None
+    note: str
+    status: str
+    reported_at: str
+    reported_by: str
+    updated_at: str = ""
+
+    def view(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Assignment:
+    id: str
+    unit_id: str
+    kind: str
+    incident_id: str | None
+    demonstration_id: str | None
+    priority: int
+    note: str
+    status: str
+    dispatched_by: str
+    reason: str | None = None
+    # One timestamp per lifecycle step reached, keyed by status.
+    times: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.status not in ASSIGNMENT_TERMINAL
+
+    def view(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Credential:
+    """A login or bearer token; kept in the projection, never shown on the wire."""
+
+    kind: str  # "user", "api_token"
+    name: str
+    role: str
+    secret_hash: str
+    revoked: bool = False

@@ -1,0 +1,1 @@
+"""Live push over Socket.IO: frames to dashboards, assignments to units."""

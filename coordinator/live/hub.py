@@ -1,0 +1,271 @@
+"""Frames for dashboards and assignment pushes for units.
+
+Dashboards share one room and get one `frame` per tick: the events since the
+last frame, fresh views of what they touched, and the newest fix of each unit
+that moved. The number of emits grows with ticks, not with fixes. Each unit
+has a room of its own and gets its assignments as soon as they change.
+
+Ordering: `live_lock` is taken before the service lock, and the small
+`_pending_lock` after both, so a dashboard joining can never fall between a
+frame's events and the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from flask_socketio import SocketIO
+
+from ..config import Settings
+from ..domain.events import StoredEvent
+from ..domain.projection import Touched, touched_by
+from ..domain.timefmt import iso
+from ..service import Coordinator
+from ..store.protocols import Fix
+
+log = logging.getLogger(__name__)
+
+DASHBOARDS = "dashboards"
+MAX_RESYNC_EVENTS = 5000
+
+
+def unit_room(unit_id: str) -> str:
+    return f"unit:{unit_id}"
+
+
+class LiveHub:
+    def __init__(self, socketio: SocketIO, service: Coordinator, settings: Settings) -> None:
+        self.socketio = socketio
+        self.service = service
+        self.settings = settings
+        self.live_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending_events: list[StoredEvent] = []
+        self._pending_touched: dict[Touched, None] = {}
+        self._dirty_fixes: dict[str, Fix] = {}
+        self._unit_pushes: dict[str, dict[str, None]] = defaultdict(dict)
+        self._wake = threading.Event()
+        self._running = False
+        self.frame_seq = service.state.seq
+        self.unit_sids: dict[str, set[str]] = defaultdict(set)
+        self._last_sent: dict[str, float] = {}
+        self.stats = {"frames": 0, "fixes_in_frames": 0, "fixes_superseded": 0, "unit_pushes": 0}
+        service.on_events(self._on_events)
+        service.on_fix(self._on_fix)
+
+    # --- feeding (called from the service, under its lock) -----------------
+
+    def _on_events(self, events: list[StoredEvent], touched: list[Touched]) -> None:
+        with self._pending_lock:
+            self._pending_events.extend(events)
+            for item in touched:
+                self._pending_touched[item] = None
+                if item[0] == "assignments":
+                    assignment = self.service.state.assignments[item[1]]
+                    self._unit_pushes[assignment.unit_id][assignment.id] = None
+        self._wake.set()
+
+    def _on_fix(self, fix: Fix) -> None:
+        with self._pending_lock:
+            if fix.unit_id in self._dirty_fixes:
+                self.stats["fixes_superseded"] += 1
+            self._dirty_fixes[fix.unit_id] = fix
+
+    # --- the loop -----------------------------------------------------------
+
+    def start(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        self.socketio.start_background_task(self._run)
+
+    def stop(self) -> None:
+        self._running = False
+        self._wake.set()
+
+    def _run(self) -> None:
+        interval = self.settings.frame_interval_s
+        next_frame = time.monotonic() + interval
+        while self._running:
+            self._wake.wait(timeout=max(0.0, next_frame - time.monotonic()))
+            self._wake.clear()
+            try:
+                self.push_to_units()
+                if time.monotonic() >= next_frame:
+                    next_frame = time.monotonic() + interval
+                    self.service.catch_up()
+                    self.emit_frame()
+                    self.service.flush_fixes()
+                    self.redeliver()
+            except Exception:  # the loop must outlive one bad tick; the error is logged
+                log.exception("live tick failed")
+        self.service.flush_fixes()
+
+    def emit_frame(self) -> dict[str, Any] | None:
+        """Emit one frame of what changed since the last; return it (None if nothing did)."""
+        with self.live_lock:
+            return self._emit_frame_locked()
+
+    def _drain(self) -> tuple[list[StoredEvent], list[Touched], dict[str, Fix]]:
+        with self._pending_lock:
+            events, self._pending_events = self._pending_events, []
+            touched = list(self._pending_touched)
+            self._pending_touched = {}
+            fixes, self._dirty_fixes = self._dirty_fixes, {}
+        return events, touched, fixes
+
+    def _emit_frame_locked(self) -> dict[str, Any] | None:
+        events, touched, fixes = self._drain()
+        if not events and not fixes:
+            return None
+        frame = {
+            "from_seq": self.frame_seq,
+            "seq": events[-1].seq if events else self.frame_seq,
+            "events": [e.public() for e in events],
+            "changes": self._changes(touched),
+            "positions": {unit_id: fix.view() for unit_id, fix in fixes.items()},
+            "at": iso(self.service.clock()),
+        }
+        self.socketio.emit("frame", frame, to=DASHBOARDS)
+        self.frame_seq = frame["seq"]
+        self.stats["frames"] += 1
+        self.stats["fixes_in_frames"] += len(fixes)
+        return frame
+
+    def _changes(self, touched: list[Touched]) -> dict[str, dict[str, Any]]:
+        changes: dict[str, dict[str, Any]] = defaultdict(dict)
+        for collection, entity_id in touched:
+            view = self.service.view(collection, entity_id)
+            if view is not None:
+                changes[collection][entity_id] = view
+        return dict(changes)
+
+    # --- dashboards ---------------------------------------------------------
+
+    def join_dashboard(self, sid: str, last_seq: int | None) -> str:
+        """Send a joining dashboard a snapshot, or exactly the events it missed; return which."""
+        with self.live_lock:
+            with self.service.lock:
+                current = self.service.state.seq
+                # Pending events are all at or below `current`: hand them to the
+                # room now so the newcomer's starting point and the room agree.
+                self._emit_frame_locked()
+                if last_seq is not None and 0 <= last_seq <= current:
+                    missed = self._events_between(last_seq, current)
+                    if missed is not None:
+                        message = {
+                            "from_seq": last_seq,
+                            "seq": current,
+                            "events": [e.public() for e in missed],
+                            "changes": self._changes(
+                                [t for e in missed for t in touched_by(e)]
+                            ),
+                            "positions": self._all_positions(),
+                        }
+                        self.socketio.emit("resync", message, to=sid)
+                        kind = "resync"
+                    else:
+                        kind = self._send_snapshot(sid)
+                else:
+                    kind = self._send_snapshot(sid)
+                self.socketio.server.enter_room(sid, DASHBOARDS, namespace="/")
+        return kind
+
+    def _send_snapshot(self, sid: str) -> str:
+        snapshot = self.service.snapshot()
+        snapshot["positions"] = self._all_positions()
+        self.socketio.emit("snapshot", snapshot, to=sid)
+        return "snapshot"
+
+    def _events_between(self, after: int, upto: int) -> list[StoredEvent] | None:
+        if upto - after > MAX_RESYNC_EVENTS:
+            return None  # cheaper to start over from a snapshot
+        out: list[StoredEvent] = []
+        cursor = after
+        while cursor < upto:
+            batch = self.service.log.read_after(cursor, limit=1000)
+            batch = [e for e in batch if e.seq <= upto]
+            if not batch:
+                break
+            out.extend(batch)
+            cursor = batch[-1].seq
+        return out
+
+    def _all_positions(self) -> dict[str, Any]:
+        return self.service.all_positions()
+
+    # --- units --------------------------------------------------------------
+
+    def assignment_message(self, assignment_id: str) -> dict[str, Any] | None:
+        """Return an assignment with its unit and target, as a tablet needs it."""
+        assignment = self.service.view("assignments", assignment_id)
+        if assignment is None:
+            return None
+        if assignment["incident_id"]:
+            target = self.service.view("incidents", assignment["incident_id"])
+            target_kind = "incident"
+        else:
+            target = self.service.view("demonstrations", assignment["demonstration_id"])
+            target_kind = "demonstration"
+        return {
+            "assignment": assignment,
+            "unit": self.service.view("units", assignment["unit_id"]),
+            "target": {"kind": target_kind, **(target or {})},
+        }
+
+    def join_unit(self, sid: str, unit_id: str) -> None:
+        """Put a unit's socket in its room and send every assignment not yet finished."""
+        self.socketio.server.enter_room(sid, unit_room(unit_id), namespace="/")
+        self.unit_sids[unit_id].add(sid)
+        with self.service.lock:
+            active = [
+                a.id
+                for a in self.service.state.assignments.values()
+                if a.unit_id == unit_id and a.active
+            ]
+        messages = [m for m in (self.assignment_message(a) for a in active) if m]
+        self.socketio.emit(
+            "assignments",
+            {"unit": self.service.view("units", unit_id), "assignments": messages},
+            to=sid,
+        )
+        now = time.monotonic()
+        for assignment_id in active:
+            self._last_sent[assignment_id] = now
+
+    def leave_unit(self, sid: str, unit_id: str) -> None:
+        self.unit_sids[unit_id].discard(sid)
+        if not self.unit_sids[unit_id]:
+            del self.unit_sids[unit_id]
+
+    def push_to_units(self) -> None:
+        with self._pending_lock:
+            pushes, self._unit_pushes = self._unit_pushes, defaultdict(dict)
+        for unit_id, assignment_ids in pushes.items():
+            for assignment_id in assignment_ids:
+                self._send_assignment(unit_id, assignment_id)
+
+    def _send_assignment(self, unit_id: str, assignment_id: str) -> None:
+        message = self.assignment_message(assignment_id)
+        if message is None:
+            return
+        self.socketio.emit("assignment", message, to=unit_room(unit_id))
+        self._last_sent[assignment_id] = time.monotonic()
+        self.stats["unit_pushes"] += 1
+
+    def redeliver(self) -> None:
+        """Send again every assignment a connected unit has not confirmed receiving."""
+        now = time.monotonic()
+        with self.service.lock:
+            waiting = [
+                (a.unit_id, a.id)
+                for a in self.service.state.assignments.values()
+                if a.status == "dispatched" and a.unit_id in self.unit_sids
+            ]
+        for unit_id, assignment_id in waiting:
+            if now - self._last_sent.get(assignment_id, 0.0) >= self.settings.redeliver_after_s:
+                self._send_assignment(unit_id, assignment_id)

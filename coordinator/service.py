@@ -1,0 +1,235 @@
+"""The service layer: carries out commands against the log and keeps the projection.
+
+Entry points (HTTP, sockets, CLI, demo) parse input into commands and call
+`Coordinator.execute`; only this class appends to the log, and every append is
+durable before the caller hears "done".
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .domain import rules
+from .domain.commands import Command
+from .domain.events import StoredEvent
+from .domain.projection import State, Touched, apply
+from .domain.timefmt import iso, now_utc, parse_iso
+from .store.protocols import EventLog, Fix, Idempotency, SequenceConflict, TrackStore
+
+EventListener = Callable[[list[StoredEvent], list[Touched]], None]
+FixListener = Callable[[Fix], None]
+
+COLLECTIONS = ("demonstrations", "units", "incidents", "assignments")
+
+
+def new_entity_id(prefix: str) -> str:
+    """Return a short random id such as `inc-3f9a1c0b2d4e`."""
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+@dataclass
+class Result:
+    """What a command produced: the answer for the caller and the events appended."""
+
+    status: int
+    body: dict[str, Any]
+    events: list[StoredEvent] = field(default_factory=list)
+    replayed: bool = False
+
+
+class Coordinator:
+    """Holds the current state of one operation and the only path to change it."""
+
+    def __init__(
+        self,
+        *,
+        log: EventLog,
+        tracks: TrackStore,
+        stale_after_s: float = 120.0,
+        clock: Callable[[], datetime] = now_utc,
+        id_maker: Callable[[str], str] = new_entity_id,
+    ) -> None:
+        self.log = log
+        self.tracks = tracks
+        self.stale_after_s = stale_after_s
+        self.clock = clock
+        self.new_id = id_maker
+        self.state = State()
+        self.lock = threading.RLock()
+        self.positions: dict[str, Fix] = {}
+        self._fix_lock = threading.Lock()
+        self._fix_buffer: list[Fix] = []
+        self._event_listeners: list[EventListener] = []
+        self._fix_listeners: list[FixListener] = []
+        self.fixes_received = 0
+
+    # --- wiring -----------------------------------------------------------
+
+    def on_events(self, listener: EventListener) -> None:
+        """Call `listener` with each batch of newly applied events, in log order."""
+        self._event_listeners.append(listener)
+
+    def on_fix(self, listener: FixListener) -> None:
+        """Call `listener` with each fix that is a unit's newest."""
+        self._fix_listeners.append(listener)
+
+    def load(self) -> None:
+        """Rebuild the projection from the whole log and the last fix of every unit."""
+        with self.lock:
+            self.catch_up()
+        with self._fix_lock:
+            self.positions = self.tracks.latest()
+
+    def catch_up(self) -> list[StoredEvent]:
+        """Apply events other writers (the CLI, other nodes) appended since our last."""
+        with self.lock:
+            applied: list[StoredEvent] = []
+            while True:
+                batch = self.log.read_after(self.state.seq, limit=5000)
+                if not batch:
+                    break
+                self._apply_and_notify(batch)
+                applied.extend(batch)
+            return applied
+
+    def _apply_and_notify(self, events: list[StoredEvent]) -> None:
+        touched: list[Touched] = []
+        for event in events:
+            touched.extend(apply(self.state, event))
+        for listener in self._event_listeners:
+            listener(events, touched)
+
+    # --- commands ---------------------------------------------------------
+
+    def execute(
+        self,
+        command: Command,
+        *,
+        actor: str,
+        idempotency_key: str | None = None,
+        success_status: int = 200,
+    ) -> Result:
+        """Carry out a command; raise a DomainError if the rules refuse it.
+
+        With an idempotency key, a command already carried out under the same
+        key by the same actor is not applied again: its first answer is returned.
+        """
+        scoped_key = None if idempotency_key is None else f"{actor}\x1f{idempotency_key}"
+        with self.lock:
+            if scoped_key is not None:
+                earlier = self.log.idempotent_response(scoped_key)
+                if earlier is not None:
+                    # The answer is the entity's current view, which may have moved on.
+                    ref = earlier.response
+                    body = self.view(ref["collection"], ref["id"]) if ref.get("id") else {}
+                    return Result(earlier.status, body or {}, replayed=True)
+            for _attempt in range(10):
+                decision = rules.decide(self.state, command, self.new_id)
+                body = self._preview(decision)
+                if not decision.events and scoped_key is None:
+                    return Result(success_status, body)
+                try:
+                    stored = self.log.append(
+                        decision.events,
+                        actor=actor,
+                        at=iso(self.clock()),
+                        expected_seq=self.state.seq,
+                        idempotency=None
+                        if scoped_key is None
+                        else Idempotency(
+                            scoped_key,
+                            success_status,
+                            {"collection": decision.collection, "id": decision.entity_id},
+                        ),
+                    )
+                except SequenceConflict:
+                    self.catch_up()
+                    continue
+                self._apply_and_notify(stored)
+                return Result(success_status, self._view_of(decision), stored)
+            raise RuntimeError("event log kept moving; command not applied")
+
+    def _preview(self, decision: rules.Decision) -> dict[str, Any]:
+        return self._view_of(decision) if not decision.events else {}
+
+    def _view_of(self, decision: rules.Decision) -> dict[str, Any]:
+        if decision.collection is None or decision.entity_id is None:
+            return {}
+        return self.view(decision.collection, decision.entity_id) or {}
+
+    # --- telemetry --------------------------------------------------------
+
+    def record_fix(
+        self, unit_id: str, lat: float, lon: float, accuracy_m: float | None, at: datetime
+    ) -> Fix:
+        """Buffer a position fix for the next batch write; newest fixes go live."""
+        fix = Fix(unit_id, lat, lon, accuracy_m, iso(at), iso(self.clock()))
+        newest = False
+        with self._fix_lock:
+            self._fix_buffer.append(fix)
+            self.fixes_received += 1
+            current = self.positions.get(unit_id)
+            if current is None or fix.at >= current.at:
+                self.positions[unit_id] = fix
+                newest = True
+        if newest:
+            for listener in self._fix_listeners:
+                listener(fix)
+        return fix
+
+    def flush_fixes(self) -> int:
+        """Write buffered fixes in one batch; return how many."""
+        with self._fix_lock:
+            batch, self._fix_buffer = self._fix_buffer, []
+        try:
+            self.tracks.write_fixes(batch)
+        except Exception:
+            with self._fix_lock:  # keep them for the next attempt, in order
+                self._fix_buffer[:0] = batch
+            raise
+        return len(batch)
+
+    # --- views ------------------------------------------------------------
+
+    def is_stale(self, fix: Fix | None, now: datetime | None = None) -> bool:
+        if fix is None:
+            return True
+        age = ((now or self.clock()) - parse_iso(fix.at)).total_seconds()
+        return age > self.stale_after_s
+
+    def all_positions(self) -> dict[str, dict[str, Any]]:
+        """Return the newest fix of every unit that has one."""
+        with self._fix_lock:
+            fixes = list(self.positions.values())
+        return {fix.unit_id: fix.view() for fix in fixes}
+
+    def view(self, collection: str, entity_id: str) -> dict[str, Any] | None:
+        """Return what clients see of one entity (units with their last fix)."""
+        with self.lock:
+            data = self.state.view(collection, entity_id)
+        if data is not None and collection == "units":
+            fix = self.positions.get(entity_id)
+            data["position"] = None if fix is None else fix.view()
+            data["stale"] = self.is_stale(fix)
+        return data
+
+    def list_views(self, collection: str) -> list[dict[str, Any]]:
+        with self.lock:
+            ids = list(getattr(self.state, collection))
+        views = [self.view(collection, i) for i in ids]
+        return [v for v in views if v is not None]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return everything current, consistent as of one sequence number."""
+        with self.lock:
+            body: dict[str, Any] = {"seq": self.state.seq}
+            for collection in COLLECTIONS:
+                body[collection] = self.list_views(collection)
+        body["server_time"] = iso(self.clock())
+        body["stale_after_s"] = self.stale_after_s
+        return body

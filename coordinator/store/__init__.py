@@ -1,0 +1,1 @@
+"""Adapters that keep the event log and position telemetry."""

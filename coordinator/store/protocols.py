@@ -1,0 +1,73 @@
+"""The small contracts every storage backend fulfils."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..domain.events import NewEvent, StoredEvent
+
+
+class SequenceConflict(Exception):
+    """Another writer appended first; the caller catches up and decides again."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A caller's key for a command and the answer to give if it comes again."""
+
+    key: str
+    status: int
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One position report of a unit."""
+
+    unit_id: str
+    lat: float
+    lon: float
+    accuracy_m: float | None
+    at: str  # when the device took it, ISO 8601 UTC
+    received_at: str
+
+    def view(self) -> dict[str, Any]:
+        return {"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m, "at": self.at}
+
+
+class EventLog(Protocol):
+    def append(
+        self,
+        events: Sequence[NewEvent],
+        *,
+        actor: str,
+        at: str,
+        expected_seq: int,
+        idempotency: Idempotency | None = None,
+    ) -> list[StoredEvent]:
+        """Append atomically and durably, or raise SequenceConflict if the log moved on."""
+
+    def read_after(self, seq: int, limit: int = 1000) -> list[StoredEvent]:
+        """Return up to `limit` events with a sequence number above `seq`, in order."""
+
+    def last_seq(self) -> int:
+        """Return the highest sequence number in the log (0 when empty)."""
+
+    def idempotent_response(self, key: str) -> Idempotency | None:
+        """Return the stored answer of a command already carried out under `key`."""
+
+    def close(self) -> None: ...
+
+
+class TrackStore(Protocol):
+    def write_fixes(self, fixes: Sequence[Fix]) -> None:
+        """Write a batch of fixes in one transaction."""
+
+    def latest(self) -> dict[str, Fix]:
+        """Return the newest fix of each unit."""
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,168 @@
+"""The embedded default: event log and tracks in one SQLite file.
+
+WAL with synchronous=FULL makes each commit durable before `append` returns, so
+an event acknowledged to a caller survives a SIGKILL or power cut. Position
+fixes come in batches, one transaction (and one sync) per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..domain.events import NewEvent, StoredEvent
+from .protocols import Fix, Idempotency, SequenceConflict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    type TEXT NOT NULL,
+    v INTEGER NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    status INTEGER NOT NULL,
+    response TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fixes (
+    unit_id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    accuracy_m REAL,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fixes_unit_at ON fixes (unit_id, at);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the database with the settings that make commits durable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+class SqliteEventLog:
+    """An append-only event log; other processes (the CLI) may append to the same file."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.Lock()
+
+    def append(
+        self,
+        events: Sequence[NewEvent],
+        *,
+        actor: str,
+        at: str,
+        expected_seq: int,
+        idempotency: Idempotency | None = None,
+    ) -> list[StoredEvent]:
+        with self._lock:
+            conn = self._conn
+            # IMMEDIATE takes the write lock now, so the check below cannot race.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+                if last != expected_seq:
+                    raise SequenceConflict(f"log is at {last}, caller expected {expected_seq}")
+                stored = []
+                for offset, event in enumerate(events, start=1):
+                    item = StoredEvent(last + offset, at, actor, event.type, event.payload)
+                    conn.execute(
+                        "INSERT INTO events (seq, at, actor, type, v, payload) VALUES (?,?,?,?,?,?)",
+                        (item.seq, item.at, item.actor, item.type, item.v, json.dumps(item.payload)),
+                    )
+                    stored.append(item)
+                if idempotency is not None:
+                    conn.execute(
+                        "INSERT INTO idempotency (key, status, response, seq) VALUES (?,?,?,?)",
+                        (
+                            idempotency.key,
+                            idempotency.status,
+                            json.dumps(idempotency.response),
+                            last + len(events),
+                        ),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return stored
+
+    def read_after(self, seq: int, limit: int = 1000) -> list[StoredEvent]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, at, actor, type, payload, v FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+        return [StoredEvent(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            (last,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(last)
+
+    def idempotent_response(self, key: str) -> Idempotency | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT status, response FROM idempotency WHERE key = ?", (key,)
+            ).fetchone()
+        if row is None:
+            return None
+        return Idempotency(key, int(row[0]), json.loads(row[1]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class SqliteTrackStore:
+    """Unit tracks: every fix kept for the after-action report, written in batches."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.Lock()
+
+    def write_fixes(self, fixes: Sequence[Fix]) -> None:
+        if not fixes:
+            return
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(
+                    "INSERT INTO fixes (unit_id, at, lat, lon, accuracy_m, received_at) VALUES (?,?,?,?,?,?)",
+                    [(f.unit_id, f.at, f.lat, f.lon, f.accuracy_m, f.received_at) for f in fixes],
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def latest(self) -> dict[str, Fix]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT unit_id, MAX(at), lat, lon, accuracy_m, received_at FROM fixes GROUP BY unit_id"
+            ).fetchall()
+        return {r[0]: Fix(r[0], r[2], r[3], r[4], r[1], r[5]) for r in rows}
+
+    def count(self) -> int:
+        with self._lock:
+            (n,) = self._conn.execute("SELECT COUNT(*) FROM fixes").fetchone()
+        return int(n)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,1 @@
+"""HTTP entry points: the JSON API, the pages and sign-in."""

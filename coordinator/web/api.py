@@ -1,0 +1,227 @@
+"""The JSON API that the dashboard, tablets and CAD bridges use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..domain import validation as v
+from ..domain.errors import NotFound, ValidationError
+from ..domain.timefmt import now_utc
+from ..layers import default_layers
+from ..openapi import openapi_document
+from ..security import new_token, token_digest
+from .context import current_actor, idempotency_key, json_body, service
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _existing(collection: str, entity_id: str) -> dict[str, Any]:
+    view = service().view(collection, entity_id) if v.ID_RE.match(entity_id) else None
+    if view is None:
+        raise NotFound(f"no {collection[:-1]} '{entity_id}'", field="id")
+    return view
+
+
+def _run(command: Any, *, status: int = 200) -> tuple[Response, int]:
+    result = service().execute(
+        command,
+        actor=current_actor().label,
+        idempotency_key=idempotency_key(),
+        success_status=status,
+    )
+    return jsonify(result.body), result.status
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.get("/me")
+def me() -> Response:
+    return jsonify(current_actor().view())
+
+
+@bp.get("/state")
+def state() -> Response:
+    actor = current_actor()
+    actor.require("viewer")
+    return jsonify(service().snapshot())
+
+
+@bp.get("/events")
+def events() -> Response:
+    current_actor().require("viewer")
+    after = _query_int("after", default=0, low=0, high=2**62)
+    limit = _query_int("limit", default=1000, low=1, high=5000)
+    items = service().log.read_after(after, limit=limit)
+    return jsonify(
+        {"events": [e.public() for e in items], "seq": items[-1].seq if items else after}
+    )
+
+
+def _query_int(name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"'{name}' must be an integer", field=name) from None
+    if not low <= value <= high:
+        raise ValidationError(f"'{name}' must be between {low} and {high}", field=name)
+    return value
+
+
+# --- demonstrations -------------------------------------------------------
+
+
+@bp.get("/demonstrations")
+def list_demonstrations() -> Response:
+    current_actor().require("viewer")
+    return jsonify(service().list_views("demonstrations"))
+
+
+@bp.post("/demonstrations")
+def create_demonstration() -> tuple[Response, int]:
+    current_actor().require("supervisor")
+    return _run(v.create_demonstration(json_body()), status=201)
+
+
+@bp.get("/demonstrations/<demonstration_id>")
+def get_demonstration(demonstration_id: str) -> Response:
+    current_actor().require("viewer")
+    return jsonify(_existing("demonstrations", demonstration_id))
+
+
+@bp.patch("/demonstrations/<demonstration_id>")
+def update_demonstration(demonstration_id: str) -> tuple[Response, int]:
+    current_actor().require("supervisor")
+    _existing("demonstrations", demonstration_id)
+    return _run(v.update_demonstration(demonstration_id, json_body()))
+
+
+# --- units ----------------------------------------------------------------
+
+
+@bp.get("/units")
+def list_units() -> Response:
+    current_actor().require("viewer")
+    return jsonify(service().list_views("units"))
+
+
+@bp.post("/units")
+def register_unit() -> tuple[Response, int]:
+    actor = current_actor()
+    actor.require("operator")
+    if idempotency_key() is not None:
+        # The device token is shown once and never stored, so a replay could not return it.
+        raise ValidationError("creating a unit does not take an Idempotency-Key", field="Idempotency-Key")
+    token = new_token()
+    command = v.register_unit(json_body(), token_sha256=token_digest(token))
+    result = service().execute(command, actor=actor.label, success_status=201)
+    return jsonify({**result.body, "token": token}), 201
+
+
+@bp.get("/units/<unit_id>")
+def get_unit(unit_id: str) -> Response:
+    actor = current_actor()
+    view = _existing("units", unit_id)
+    actor.require_staff_or_unit(unit_id, role="viewer")
+    return jsonify(view)
+
+
+@bp.patch("/units/<unit_id>")
+def update_unit(unit_id: str) -> tuple[Response, int]:
+    actor = current_actor()
+    _existing("units", unit_id)
+    actor.require_staff_or_unit(unit_id, role="supervisor")
+    return _run(v.update_unit(unit_id, json_body()))
+
+
+@bp.post("/units/<unit_id>/position")
+def report_position(unit_id: str) -> tuple[Response, int]:
+    actor = current_actor()
+    _existing("units", unit_id)
+    actor.require_staff_or_unit(unit_id, role="operator")
+    lat, lon, accuracy, at = v.position_fix(json_body(), now=now_utc())
+    fix = service().record_fix(unit_id, lat, lon, accuracy, at)
+    # 202: the fix is live now and written with the next batch, not yet on disk.
+    return jsonify({"unit_id": unit_id, **fix.view()}), 202
+
+
+# --- incidents ------------------------------------------------------------
+
+
+@bp.get("/incidents")
+def list_incidents() -> Response:
+    current_actor().require("viewer")
+    return jsonify(service().list_views("incidents"))
+
+
+@bp.post("/incidents")
+def report_incident() -> tuple[Response, int]:
+    actor = current_actor()
+    if not actor.is_unit:
+        actor.require("supervisor")
+    return _run(v.report_incident(json_body()), status=201)
+
+
+@bp.get("/incidents/<incident_id>")
+def get_incident(incident_id: str) -> Response:
+    current_actor().require("viewer")
+    return jsonify(_existing("incidents", incident_id))
+
+
+@bp.patch("/incidents/<incident_id>")
+def update_incident(incident_id: str) -> tuple[Response, int]:
+    current_actor().require("supervisor")
+    _existing("incidents", incident_id)
+    return _run(v.update_incident(incident_id, json_body()))
+
+
+# --- assignments ----------------------------------------------------------
+
+
+@bp.get("/assignments")
+def list_assignments() -> Response:
+    actor = current_actor()
+    views = service().list_views("assignments")
+    if actor.is_unit:
+        views = [a for a in views if a["unit_id"] == actor.unit_id]
+    else:
+        actor.require("viewer")
+    return jsonify(views)
+
+
+@bp.post("/assignments")
+def dispatch() -> tuple[Response, int]:
+    current_actor().require("supervisor")
+    return _run(v.dispatch_assignment(json_body()), status=201)
+
+
+@bp.get("/assignments/<assignment_id>")
+def get_assignment(assignment_id: str) -> Response:
+    actor = current_actor()
+    view = _existing("assignments", assignment_id)
+    actor.require_staff_or_unit(view["unit_id"], role="viewer")
+    return jsonify(view)
+
+
+@bp.post("/assignments/<assignment_id>/status")
+def change_status(assignment_id: str) -> tuple[Response, int]:
+    actor = current_actor()
+    view = _existing("assignments", assignment_id)
+    actor.require_staff_or_unit(view["unit_id"], role="supervisor")
+    command = v.change_assignment_status(assignment_id, json_body())
+    if actor.is_unit and command.status == "cancelled":
+        raise ValidationError("a unit declines rather than cancels", field="status")
+    return _run(command)
+
+
+@bp.get("/layers")
+def layers() -> Response:
+    current_actor().require("viewer")
+    return jsonify({"layers": default_layers()})
