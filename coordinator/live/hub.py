@@ -207,14 +207,14 @@ class LiveHub:
             return None
         if assignment["incident_id"]:
             target = self.service.view("incidents", assignment["incident_id"])
-            target_kind = "incident"
+            target_type = "incident"
         else:
             target = self.service.view("demonstrations", assignment["demonstration_id"])
-            target_kind = "demonstration"
+            target_type = "demonstration"
         return {
             "assignment": assignment,
             "unit": self.service.view("units", assignment["unit_id"]),
-            "target": {"kind": target_kind, **(target or {})},
+            "target": {**(target or {}), "target_type": target_type},
         }
 
     def join_unit(self, sid: str, unit_id: str) -> None:

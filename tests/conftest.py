@@ -1,0 +1,140 @@
+"""Shared fixtures: a real server process on a free port, with its data directory and a token."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+SECRET = "test-secret-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `coordinator` command line against a data directory."""
+    return subprocess.run(
+        [sys.executable, "-m", "coordinator.cli", *args, "--data-dir", str(data_dir)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET},
+        timeout=60,
+    )
+
+
+def make_token(data_dir: Path, role: str = "operator", name: str = "tester") -> str:
+    result = cli(data_dir, "token", "create", "--role", role, "--name", name)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@dataclass
+class Server:
+    """A `coordinator serve` process; restartable on the same data directory."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "coordinator.cli", "serve",
+                "--port", str(self.port), "--data-dir", str(self.data_dir),
+                "--insecure-cookies", "--tile-url", "none", *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to flush or clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Api:
+    """A small JSON client with a bearer token."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.session.get(self.base + path, timeout=10, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
+        return self.session.post(self.base + path, json=json, timeout=10, **kw)
+
+    def patch(self, path: str, json: Any = None, **kw: Any) -> requests.Response:
+        return self.session.patch(self.base + path, json=json, timeout=10, **kw)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def operator_token(data_dir: Path) -> str:
+    return make_token(data_dir, "operator", "ops")
+
+
+@pytest.fixture
+def server(data_dir: Path, operator_token: str) -> Iterator[Server]:
+    srv = Server(data_dir).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def api(server: Server, operator_token: str) -> Api:
+    return Api(server.url, operator_token)
