@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from werkzeug.datastructures import Headers
+
 from .domain.errors import Forbidden, Unauthorized
 from .domain.projection import State
 from .security import token_digest
@@ -71,7 +73,7 @@ def actor_for_user(state: State, name: str) -> Actor:
     return Actor("user", credential.name, role=credential.role)
 
 
-def bearer_token(headers: Mapping[str, str]) -> str | None:
+def bearer_token(headers: Mapping[str, str] | Headers) -> str | None:
     value = headers.get("Authorization", "")
     if value[:7].lower() == "bearer ":
         token = value[7:].strip()

@@ -48,8 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--data-dir", default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR),
-                       help="where the event log lives (created if absent)")
+        p.add_argument(
+            "--data-dir",
+            default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR),
+            help="where the event log lives (created if absent)",
+        )
         return p
 
     serve = command("serve", "Run the server (one node) on the embedded SQLite default.")
@@ -65,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="Create a login for the web pages.")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from standard input instead of a prompt")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of a prompt",
+    )
     add.add_argument("--data-dir", default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR))
     add.set_defaults(run=_user_add)
 
@@ -90,16 +96,28 @@ def _parser() -> argparse.ArgumentParser:
 def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=default_port)
-    p.add_argument("--frame-interval", type=float,
-                   default=env_float("COORDINATOR_FRAME_INTERVAL", 0.25),
-                   help="seconds between dashboard frames (default 0.25)")
-    p.add_argument("--stale-after", type=float,
-                   default=env_float("COORDINATOR_STALE_AFTER", 120.0),
-                   help="seconds after which a unit's last fix counts as stale (default 120)")
-    p.add_argument("--tile-url", default=os.environ.get("COORDINATOR_TILE_URL"),
-                   help="base map tile URL template; 'none' for no base map")
-    p.add_argument("--insecure-cookies", action="store_true",
-                   help="allow the session cookie over plain HTTP (behind no TLS proxy)")
+    p.add_argument(
+        "--frame-interval",
+        type=float,
+        default=env_float("COORDINATOR_FRAME_INTERVAL", 0.25),
+        help="seconds between dashboard frames (default 0.25)",
+    )
+    p.add_argument(
+        "--stale-after",
+        type=float,
+        default=env_float("COORDINATOR_STALE_AFTER", 120.0),
+        help="seconds after which a unit's last fix counts as stale (default 120)",
+    )
+    p.add_argument(
+        "--tile-url",
+        default=os.environ.get("COORDINATOR_TILE_URL"),
+        help="base map tile URL template; 'none' for no base map",
+    )
+    p.add_argument(
+        "--insecure-cookies",
+        action="store_true",
+        help="allow the session cookie over plain HTTP (behind no TLS proxy)",
+    )
 
 
 def _offline_service(data_dir: str) -> Coordinator:

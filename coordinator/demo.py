@@ -173,10 +173,9 @@ class Simulator:
         with self.service.lock:
             assignment = self.service.state.assignments[assignment_id]
             status = assignment.status
-            target: Any = (
-                self.service.state.incidents.get(assignment.incident_id or "")
-                or self.service.state.demonstrations.get(assignment.demonstration_id or "")
-            )
+            target: Any = self.service.state.incidents.get(
+                assignment.incident_id or ""
+            ) or self.service.state.demonstrations.get(assignment.demonstration_id or "")
         actor = f"unit:{unit_id}"
 
         def step(to: str) -> None:
@@ -195,10 +194,13 @@ class Simulator:
             else:
                 heading = _bearing(lat, lon, target.lat, target.lon)
                 lat, lon = _offset(lat, lon, heading, min(distance, self.SPEED_MPS * self.STEP_S))
-        elif status == "on_scene" and crew.on_scene_since is not None:
-            if time.monotonic() - crew.on_scene_since > 90:
-                step("completed")
-                crew.home = (lat, lon)
+        elif (
+            status == "on_scene"
+            and crew.on_scene_since is not None
+            and time.monotonic() - crew.on_scene_since > 90
+        ):
+            step("completed")
+            crew.home = (lat, lon)
         return lat, lon
 
     def _demonstration(self, name_start: str) -> str | None:

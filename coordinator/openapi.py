@@ -190,9 +190,7 @@ def _schemas() -> dict[str, Any]:
                 {
                     "type": "object",
                     "required": ["token"],
-                    "properties": {
-                        "token": {"type": "string", "description": "device token, shown once"}
-                    },
+                    "properties": {"token": {"type": "string", "description": "device token, shown once"}},
                 },
             ]
         },

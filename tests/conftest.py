@@ -63,9 +63,18 @@ class Server:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "coordinator.cli", "serve",
-                "--port", str(self.port), "--data-dir", str(self.data_dir),
-                "--insecure-cookies", "--tile-url", "none", *self.extra_args,
+                sys.executable,
+                "-m",
+                "coordinator.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--insecure-cookies",
+                "--tile-url",
+                "none",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

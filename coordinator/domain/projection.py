@@ -186,9 +186,7 @@ def _user_created(state: State, e: StoredEvent) -> list[Touched]:
 
 def _api_token_created(state: State, e: StoredEvent) -> list[Touched]:
     p = e.payload
-    state.api_tokens[p["token_sha256"]] = Credential(
-        "api_token", p["name"], p["role"], p["token_sha256"]
-    )
+    state.api_tokens[p["token_sha256"]] = Credential("api_token", p["name"], p["role"], p["token_sha256"])
     return []
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import commands as c
 from . import events as ev
@@ -31,8 +32,8 @@ class Decision:
 
 def decide(state: State, command: c.Command, new_id: IdMaker) -> Decision:
     """Return the events that carry out a command, or raise a DomainError."""
-    handler = _RULES[type(command)]
-    return handler(state, command, new_id)  # type: ignore[operator]
+    handler: Callable[[State, Any, IdMaker], Decision] = _RULES[type(command)]
+    return handler(state, command, new_id)
 
 
 def _create_demonstration(state: State, cmd: c.CreateDemonstration, new_id: IdMaker) -> Decision:
@@ -94,9 +95,7 @@ def _update_unit(state: State, cmd: c.UpdateUnit, new_id: IdMaker) -> Decision:
 
 def _report_incident(state: State, cmd: c.ReportIncident, new_id: IdMaker) -> Decision:
     if cmd.demonstration_id is not None and cmd.demonstration_id not in state.demonstrations:
-        raise ValidationError(
-            f"unknown demonstration '{cmd.demonstration_id}'", field="demonstration_id"
-        )
+        raise ValidationError(f"unknown demonstration '{cmd.demonstration_id}'", field="demonstration_id")
     incident_id = new_id("inc")
     payload = {
         "id": incident_id,
@@ -145,9 +144,7 @@ def _dispatch(state: State, cmd: c.DispatchAssignment, new_id: IdMaker) -> Decis
     if cmd.demonstration_id is not None:
         demo = state.demonstrations.get(cmd.demonstration_id)
         if demo is None:
-            raise ValidationError(
-                f"unknown demonstration '{cmd.demonstration_id}'", field="demonstration_id"
-            )
+            raise ValidationError(f"unknown demonstration '{cmd.demonstration_id}'", field="demonstration_id")
         if demo.status == "ended":
             raise Conflict("demonstration has ended", field="demonstration_id")
     assignment_id = new_id("asg")
@@ -198,7 +195,7 @@ def _create_api_token(state: State, cmd: c.CreateApiToken, new_id: IdMaker) -> D
     return Decision([NewEvent(ev.API_TOKEN_CREATED, payload)])
 
 
-_RULES = {
+_RULES: dict[type, Callable[[State, Any, IdMaker], Decision]] = {
     c.CreateDemonstration: _create_demonstration,
     c.UpdateDemonstration: _update_demonstration,
     c.RegisterUnit: _register_unit,

@@ -30,41 +30,54 @@ Answer = dict[str, Any]
 
 def register(socketio: SocketIO, hub: LiveHub, service: Coordinator) -> None:
     """Attach the socket event handlers."""
-    actors: dict[str, Actor] = {}
+    handlers = SocketHandlers(hub, service)
+    socketio.on_event("connect", handlers.on_connect)
+    socketio.on_event("disconnect", handlers.on_disconnect)
+    socketio.on_event("sync", handlers.guarded(handlers.sync))
+    socketio.on_event("received", handlers.guarded(handlers.received))
+    socketio.on_event("position", handlers.guarded(handlers.position))
+    socketio.on_event("action", handlers.guarded(handlers.action))
 
-    def resolve(auth: Any) -> Actor:
+
+class SocketHandlers:
+    """One instance per app: knows which actor each connected socket is."""
+
+    def __init__(self, hub: LiveHub, service: Coordinator) -> None:
+        self.hub = hub
+        self.service = service
+        self.actors: dict[str, Actor] = {}
+
+    def _resolve(self, auth: Any) -> Actor:
         token = auth.get("token") if isinstance(auth, Mapping) else None
         if token is not None and not isinstance(token, str):
             raise Refused("token must be a string")
         token = token or bearer_token(request.headers)
-        with service.lock:
+        with self.service.lock:
             if token:
-                return actor_for_token(service.state, token)
+                return actor_for_token(self.service.state, token)
             if session.get("user"):
-                return actor_for_user(service.state, str(session["user"]))
-        raise Refused("sign in, or connect with auth {\"token\": ...}")
+                return actor_for_user(self.service.state, str(session["user"]))
+        raise Refused('sign in, or connect with auth {"token": ...}')
 
-    @socketio.on("connect")
-    def on_connect(auth: Any = None) -> None:
+    def on_connect(self, auth: Any = None) -> None:
         try:
-            actor = resolve(auth)
+            actor = self._resolve(auth)
         except DomainError as exc:
             raise Refused(exc.message) from None
         if not actor.is_unit and not actor.at_least("viewer"):
             raise Refused("no role")
-        actors[request.sid] = actor  # type: ignore[attr-defined]
+        self.actors[_sid()] = actor
 
-    @socketio.on("disconnect")
-    def on_disconnect(*_args: Any) -> None:
-        actor = actors.pop(request.sid, None)  # type: ignore[attr-defined]
+    def on_disconnect(self, *_args: Any) -> None:
+        actor = self.actors.pop(_sid(), None)
         if actor is not None and actor.unit_id is not None:
-            hub.leave_unit(request.sid, actor.unit_id)  # type: ignore[attr-defined]
+            self.hub.leave_unit(_sid(), actor.unit_id)
 
-    def guarded(handler: Callable[[Actor, Any], Answer]) -> Callable[[Any], Answer]:
+    def guarded(self, handler: Callable[[Actor, Any], Answer]) -> Callable[..., Answer]:
         """Run a handler with the caller's actor; turn refusals into answers."""
 
-        def run(data: Any = None) -> Answer:
-            actor = actors.get(request.sid)  # type: ignore[attr-defined]
+        def run(data: Any = None, *_extra: Any) -> Answer:
+            actor = self.actors.get(_sid())
             if actor is None:
                 disconnect()
                 return {"ok": False, "error": "not connected"}
@@ -79,36 +92,36 @@ def register(socketio: SocketIO, hub: LiveHub, service: Coordinator) -> None:
         run.__name__ = handler.__name__
         return run
 
-    def sync(actor: Actor, data: Any) -> Answer:
+    def sync(self, actor: Actor, data: Any) -> Answer:
         """Start or resume the live feed: a snapshot, or what followed `last_seq`."""
         if actor.unit_id is not None:
-            hub.join_unit(request.sid, actor.unit_id)  # type: ignore[attr-defined]
+            self.hub.join_unit(_sid(), actor.unit_id)
             return {"ok": True, "kind": "assignments"}
         last_seq = None
         if isinstance(data, Mapping) and data.get("last_seq") is not None:
             last_seq = v.integer(data["last_seq"], "last_seq", low=0, high=2**62)
         elif data is not None and not isinstance(data, Mapping):
             raise ValidationError("sync takes an object", field="body")
-        kind = hub.join_dashboard(request.sid, last_seq)  # type: ignore[attr-defined]
+        kind = self.hub.join_dashboard(_sid(), last_seq)
         return {"ok": True, "kind": kind}
 
-    def received(actor: Actor, data: Any) -> Answer:
+    def received(self, actor: Actor, data: Any) -> Answer:
         """Record that a tablet has an assignment on screen (`delivered`)."""
         unit_id = _require_unit(actor)
         body = v.body_object(data)
         assignment_id = v.entity_id(body.get("assignment_id"), "assignment_id")
-        _own_assignment(service, unit_id, assignment_id)
+        _own_assignment(self.service, unit_id, assignment_id)
         command = v.change_assignment_status(assignment_id, {"status": "delivered"})
-        result = service.execute(command, actor=actor.label)
+        result = self.service.execute(command, actor=actor.label)
         return {"ok": True, "result": result.body}
 
-    def position(actor: Actor, data: Any) -> Answer:
+    def position(self, actor: Actor, data: Any) -> Answer:
         unit_id = _require_unit(actor)
         lat, lon, accuracy, at = v.position_fix(data, now=now_utc())
-        fix = service.record_fix(unit_id, lat, lon, accuracy, at)
+        fix = self.service.record_fix(unit_id, lat, lon, accuracy, at)
         return {"ok": True, "result": fix.view()}
 
-    def action(actor: Actor, data: Any) -> Answer:
+    def action(self, actor: Actor, data: Any) -> Answer:
         """Apply one queued tablet action exactly once (keyed by `key`)."""
         unit_id = _require_unit(actor)
         body = v.body_object(data)
@@ -119,30 +132,33 @@ def register(socketio: SocketIO, hub: LiveHub, service: Coordinator) -> None:
         )
         payload = v.body_object(body.get("data"))
         if kind == "position":
-            return position(actor, payload)
+            return self.position(actor, payload)
+        command: Any
+        status = 200
         if kind == "assignment_status":
-            payload = dict(payload)
-            assignment_id = v.entity_id(payload.pop("assignment_id", None), "assignment_id")
-            _own_assignment(service, unit_id, assignment_id)
-            command: Any = v.change_assignment_status(assignment_id, payload)
+            fields = dict(payload)
+            assignment_id = v.entity_id(fields.pop("assignment_id", None), "assignment_id")
+            _own_assignment(self.service, unit_id, assignment_id)
+            command = v.change_assignment_status(assignment_id, fields)
             if command.status == "cancelled":
                 raise ValidationError("a unit declines rather than cancels", field="status")
-            status = 200
         elif kind == "incident":
             command = v.report_incident(payload)
             status = 201
         else:
             command = v.update_unit(unit_id, {"status": payload.get("status")})
-            status = 200
-        result = service.execute(
-            command, actor=actor.label, idempotency_key=key, success_status=status
-        )
-        return {"ok": True, "status": result.status, "replayed": result.replayed, "result": result.body}
+        result = self.service.execute(command, actor=actor.label, idempotency_key=key, success_status=status)
+        return {
+            "ok": True,
+            "status": result.status,
+            "replayed": result.replayed,
+            "result": result.body,
+        }
 
-    socketio.on_event("sync", guarded(sync))
-    socketio.on_event("received", guarded(received))
-    socketio.on_event("position", guarded(position))
-    socketio.on_event("action", guarded(action))
+
+def _sid() -> str:
+    sid: str = request.sid  # type: ignore[attr-defined]
+    return sid
 
 
 def _require_unit(actor: Actor) -> str:

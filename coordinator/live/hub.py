@@ -122,7 +122,7 @@ class LiveHub:
         events, touched, fixes = self._drain()
         if not events and not fixes:
             return None
-        frame = {
+        frame: dict[str, Any] = {
             "from_seq": self.frame_seq,
             "seq": events[-1].seq if events else self.frame_seq,
             "events": [e.public() for e in events],
@@ -148,31 +148,28 @@ class LiveHub:
 
     def join_dashboard(self, sid: str, last_seq: int | None) -> str:
         """Send a joining dashboard a snapshot, or exactly the events it missed; return which."""
-        with self.live_lock:
-            with self.service.lock:
-                current = self.service.state.seq
-                # Pending events are all at or below `current`: hand them to the
-                # room now so the newcomer's starting point and the room agree.
-                self._emit_frame_locked()
-                if last_seq is not None and 0 <= last_seq <= current:
-                    missed = self._events_between(last_seq, current)
-                    if missed is not None:
-                        message = {
-                            "from_seq": last_seq,
-                            "seq": current,
-                            "events": [e.public() for e in missed],
-                            "changes": self._changes(
-                                [t for e in missed for t in touched_by(e)]
-                            ),
-                            "positions": self._all_positions(),
-                        }
-                        self.socketio.emit("resync", message, to=sid)
-                        kind = "resync"
-                    else:
-                        kind = self._send_snapshot(sid)
+        with self.live_lock, self.service.lock:
+            current = self.service.state.seq
+            # Pending events are all at or below `current`: hand them to the
+            # room now so the newcomer's starting point and the room agree.
+            self._emit_frame_locked()
+            if last_seq is not None and 0 <= last_seq <= current:
+                missed = self._events_between(last_seq, current)
+                if missed is not None:
+                    message = {
+                        "from_seq": last_seq,
+                        "seq": current,
+                        "events": [e.public() for e in missed],
+                        "changes": self._changes([t for e in missed for t in touched_by(e)]),
+                        "positions": self._all_positions(),
+                    }
+                    self.socketio.emit("resync", message, to=sid)
+                    kind = "resync"
                 else:
                     kind = self._send_snapshot(sid)
-                self.socketio.server.enter_room(sid, DASHBOARDS, namespace="/")
+            else:
+                kind = self._send_snapshot(sid)
+            self.socketio.server.enter_room(sid, DASHBOARDS, namespace="/")
         return kind
 
     def _send_snapshot(self, sid: str) -> str:
@@ -223,9 +220,7 @@ class LiveHub:
         self.unit_sids[unit_id].add(sid)
         with self.service.lock:
             active = [
-                a.id
-                for a in self.service.state.assignments.values()
-                if a.unit_id == unit_id and a.active
+                a.id for a in self.service.state.assignments.values() if a.unit_id == unit_id and a.active
             ]
         messages = [m for m in (self.assignment_message(a) for a in active) if m]
         self.socketio.emit(

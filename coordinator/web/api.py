@@ -57,9 +57,7 @@ def events() -> Response:
     after = _query_int("after", default=0, low=0, high=2**62)
     limit = _query_int("limit", default=1000, low=1, high=5000)
     items = service().log.read_after(after, limit=limit)
-    return jsonify(
-        {"events": [e.public() for e in items], "seq": items[-1].seq if items else after}
-    )
+    return jsonify({"events": [e.public() for e in items], "seq": items[-1].seq if items else after})
 
 
 def _query_int(name: str, *, default: int, low: int, high: int) -> int:

@@ -60,8 +60,16 @@ def sign_in(page: Page, server: Server, name: str, password: str) -> None:
 
 @pytest.fixture
 def operator_login(data_dir: Path, server: Server) -> tuple[str, str]:
-    result = cli(data_dir, "user", "add", "dispatcher", "--role", "operator", "--password-stdin",
-                 stdin="correct horse battery\n")
+    result = cli(
+        data_dir,
+        "user",
+        "add",
+        "dispatcher",
+        "--role",
+        "operator",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
     assert result.returncode == 0, result.stderr
     return "dispatcher", "correct horse battery"
 

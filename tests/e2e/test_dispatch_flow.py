@@ -113,7 +113,9 @@ def test_tablet_queues_actions_while_the_server_is_down_and_sends_them_once_in_o
 def test_dashboard_shows_vector_layers_with_no_tile_server(
     browser: Browser, server: Server, e2e_api: Api, operator_login: tuple[str, str], page_errors: list[str]
 ) -> None:
-    e2e_api.post("/api/demonstrations", json={"name": "Vigil", "lat": 42.3587, "lon": -71.0601, "crowd_estimate": 400})
+    e2e_api.post(
+        "/api/demonstrations", json={"name": "Vigil", "lat": 42.3587, "lon": -71.0601, "crowd_estimate": 400}
+    )
     dashboard = new_page(browser, page_errors)
     sign_in(dashboard, server, *operator_login)
     expect(dashboard.locator("#demonstrations li", has_text="Vigil")).to_be_visible()
