@@ -1,0 +1,61 @@
+"""`pip install .` must carry the pages, scripts and default map layers inside the package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _build_wheel(out: Path) -> Path:
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run([*command, "-w", str(out), str(ROOT)], check=True, capture_output=True, timeout=300)
+    (wheel,) = out.glob("coordinator-*.whl")
+    return wheel
+
+
+def test_wheel_contains_templates_static_files_and_default_layers(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path)
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "coordinator/templates/dashboard.html",
+        "coordinator/templates/field.html",
+        "coordinator/templates/login.html",
+        "coordinator/static/dashboard.js",
+        "coordinator/static/field.js",
+        "coordinator/static/vendor/leaflet/leaflet.js",
+        "coordinator/static/vendor/socket.io/socket.io.min.js",
+        "coordinator/maps/boston-places.geojson",
+        "coordinator/cli.py",
+    ):
+        assert needed in names, needed
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "coordinator = coordinator.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_installed_package_finds_its_assets_outside_the_checkout(tmp_path: Path) -> None:
+    wheel = _build_wheel(tmp_path / "wheel")
+    venv = tmp_path / "venv"
+    # System site packages give Flask and friends without a download; the wheel itself is new.
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120
+    )
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    probe = (
+        "import coordinator.resources as r, coordinator.layers as l; "
+        "print(r.asset_dir('templates')); print(len(l.default_layers()))"
+    )
+    out = subprocess.run(
+        [str(python), "-c", probe], cwd=tmp_path, check=True, capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    assert "site-packages" in out[0] and out[0].endswith("coordinator/templates")
+    assert int(out[1]) >= 1
