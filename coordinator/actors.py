@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import Headers
 
 from .domain.errors import Forbidden, Unauthorized
 from .domain.projection import State
 from .security import token_digest
+
+if TYPE_CHECKING:
+    from .service import Coordinator
 
 ROLE_RANK = {"viewer": 1, "supervisor": 2, "operator": 3}
 
@@ -79,3 +82,25 @@ def bearer_token(headers: Mapping[str, str] | Headers) -> str | None:
         token = value[7:].strip()
         return token or None
     return None
+
+
+def resolve_token(service: Coordinator, token: str) -> Actor:
+    """Resolve a bearer token, reading the log once more if it is unknown.
+
+    A token made by the CLI a moment ago is in the log but maybe not yet in
+    this node's projection; one catch-up closes that gap.
+    """
+    with service.lock:
+        try:
+            return actor_for_token(service.state, token)
+        except Unauthorized:
+            service.catch_up()
+            return actor_for_token(service.state, token)
+
+
+def resolve_user(service: Coordinator, name: str) -> Actor:
+    """Resolve a signed-in user, reading the log once more if the name is unknown."""
+    with service.lock:
+        if name not in service.state.users:
+            service.catch_up()
+        return actor_for_user(service.state, name)

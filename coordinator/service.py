@@ -98,6 +98,8 @@ class Coordinator:
             return applied
 
     def _apply_and_notify(self, events: list[StoredEvent]) -> None:
+        if not events:
+            return
         touched: list[Touched] = []
         for event in events:
             touched.extend(apply(self.state, event))
@@ -121,14 +123,16 @@ class Coordinator:
         """
         scoped_key = None if idempotency_key is None else f"{actor}\x1f{idempotency_key}"
         with self.lock:
-            if scoped_key is not None:
-                earlier = self.log.idempotent_response(scoped_key)
-                if earlier is not None:
-                    # The answer is the entity's current view, which may have moved on.
-                    ref = earlier.response
-                    body = self.view(ref["collection"], ref["id"]) if ref.get("id") else {}
-                    return Result(earlier.status, body or {}, replayed=True)
             for _attempt in range(10):
+                # Checked on every attempt: after a SequenceConflict, the writer that
+                # moved the log on may have carried out this very key.
+                if scoped_key is not None:
+                    earlier = self.log.idempotent_response(scoped_key)
+                    if earlier is not None:
+                        # The answer is the entity's current view, which may have moved on.
+                        ref = earlier.response
+                        body = self.view(ref["collection"], ref["id"]) if ref.get("id") else {}
+                        return Result(earlier.status, body or {}, replayed=True)
                 decision = rules.decide(self.state, command, self.new_id)
                 body = self._preview(decision)
                 if not decision.events and scoped_key is None:
@@ -164,9 +168,7 @@ class Coordinator:
 
     # --- telemetry --------------------------------------------------------
 
-    def record_fix(
-        self, unit_id: str, lat: float, lon: float, accuracy_m: float | None, at: datetime
-    ) -> Fix:
+    def record_fix(self, unit_id: str, lat: float, lon: float, accuracy_m: float | None, at: datetime) -> Fix:
         """Buffer a position fix for the next batch write; newest fixes go live."""
         fix = Fix(unit_id, lat, lon, accuracy_m, iso(at), iso(self.clock()))
         newest = False

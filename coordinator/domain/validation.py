@@ -65,22 +65,25 @@ def text(value: Any, name: str, *, max_len: int, min_len: int = 0) -> str:
     """Return a trimmed string within length bounds."""
     if not isinstance(value, str):
         raise ValidationError(f"'{name}' must be a string", field=name)
-    value = value.strip()
-    if len(value) < min_len:
+    result: str = value.strip()
+    if len(result) < min_len:
         raise ValidationError(f"'{name}' must not be empty", field=name)
-    if len(value) > max_len:
+    if len(result) > max_len:
         raise ValidationError(f"'{name}' is longer than {max_len} characters", field=name)
-    return value
+    return result
 
 
 def number(value: Any, name: str, *, low: float, high: float) -> float:
     """Return a finite number within [low, high]; booleans are not numbers."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"'{name}' must be a number", field=name)
-    value = float(value)
-    if not math.isfinite(value) or not low <= value <= high:
+    try:
+        result = float(value)
+    except OverflowError:  # an integer too large for a float is out of any range
+        result = math.inf
+    if not math.isfinite(result) or not low <= result <= high:
         raise ValidationError(f"'{name}' must be between {low:g} and {high:g}", field=name)
-    return value
+    return result
 
 
 def integer(value: Any, name: str, *, low: int, high: int) -> int:
@@ -110,7 +113,7 @@ def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
 
 def entity_id(value: Any, name: str) -> str:
     """Return a well-formed entity id (existence is checked against state later)."""
-    if not isinstance(value, str) or not ID_RE.match(value):
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
         raise ValidationError(f"'{name}' is not a valid id", field=name)
     return value
 
@@ -131,7 +134,7 @@ def skills(value: Any, name: str = "skills") -> list[str]:
         raise ValidationError(f"'{name}' has more than {MAX_SKILLS} entries", field=name)
     out: list[str] = []
     for item in value:
-        if not isinstance(item, str) or not SKILL_RE.match(item):
+        if not isinstance(item, str) or not SKILL_RE.fullmatch(item):
             raise ValidationError(
                 f"'{name}' entries must be short lower-case tags like 'lang:es'", field=name
             )
@@ -200,7 +203,9 @@ def create_demonstration(body: Any) -> c.CreateDemonstration:
         name=_demonstration_field("name", _required(body, "name")),
         lat=_demonstration_field("lat", _required(body, "lat")),
         lon=_demonstration_field("lon", _required(body, "lon")),
-        crowd_estimate=_optional(body, "crowd_estimate", lambda v: _demonstration_field("crowd_estimate", v), 0),
+        crowd_estimate=_optional(
+            body, "crowd_estimate", lambda v: _demonstration_field("crowd_estimate", v), 0
+        ),
         tension=_optional(body, "tension", lambda v: _demonstration_field("tension", v), 1),
         status=_optional(body, "status", lambda v: _demonstration_field("status", v), "planned"),
         federal_presence=_optional(
@@ -278,7 +283,7 @@ def position_fix(body: Any, *, now: datetime) -> tuple[float, float, float | Non
             raise ValidationError("'at' must be an ISO 8601 time with offset", field="at")
         try:
             at = parse_iso(raw)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: out of range once moved to UTC
             raise ValidationError("'at' must be an ISO 8601 time with offset", field="at") from None
         if at - now > MAX_FUTURE_SKEW:
             raise ValidationError("'at' is in the future", field="at")
@@ -332,28 +337,20 @@ def update_incident(incident_id: str, body: Any) -> c.UpdateIncident:
 
 # --- assignments ----------------------------------------------------------
 
-ASSIGNMENT_FIELDS = frozenset(
-    {"unit_id", "kind", "incident_id", "demonstration_id", "priority", "note"}
-)
+ASSIGNMENT_FIELDS = frozenset({"unit_id", "kind", "incident_id", "demonstration_id", "priority", "note"})
 STATUS_FIELDS = frozenset({"status", "reason"})
 # Callers set these; `dispatched` is the creation and `delivered` is recorded
 # by the server when the tablet confirms receipt.
-SETTABLE_ASSIGNMENT_STATUSES = tuple(
-    s for s in ASSIGNMENT_STATUSES if s not in ("dispatched",)
-)
+SETTABLE_ASSIGNMENT_STATUSES = tuple(s for s in ASSIGNMENT_STATUSES if s not in ("dispatched",))
 
 
 def dispatch_assignment(body: Any) -> c.DispatchAssignment:
     body = body_object(body)
     refuse_unknown(body, ASSIGNMENT_FIELDS)
     incident_id = _optional(body, "incident_id", lambda v: entity_id(v, "incident_id"), None)
-    demonstration_id = _optional(
-        body, "demonstration_id", lambda v: entity_id(v, "demonstration_id"), None
-    )
+    demonstration_id = _optional(body, "demonstration_id", lambda v: entity_id(v, "demonstration_id"), None)
     if (incident_id is None) == (demonstration_id is None):
-        raise ValidationError(
-            "give exactly one of 'incident_id' or 'demonstration_id'", field="incident_id"
-        )
+        raise ValidationError("give exactly one of 'incident_id' or 'demonstration_id'", field="incident_id")
     return c.DispatchAssignment(
         unit_id=entity_id(_required(body, "unit_id"), "unit_id"),
         kind=choice(_required(body, "kind"), "kind", ASSIGNMENT_KINDS),
@@ -380,8 +377,6 @@ ACCOUNT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
 def account_name(value: Any, name: str = "name") -> str:
-    if not isinstance(value, str) or not ACCOUNT_NAME_RE.match(value):
-        raise ValidationError(
-            f"'{name}' must be 1-64 letters, digits or . _ @ - characters", field=name
-        )
+    if not isinstance(value, str) or not ACCOUNT_NAME_RE.fullmatch(value):
+        raise ValidationError(f"'{name}' must be 1-64 letters, digits or . _ @ - characters", field=name)
     return value

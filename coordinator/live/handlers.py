@@ -16,7 +16,7 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError as Refused
 from flask_socketio import SocketIO, disconnect
 
-from ..actors import Actor, actor_for_token, actor_for_user, bearer_token
+from ..actors import Actor, bearer_token, resolve_token, resolve_user
 from ..domain import validation as v
 from ..domain.errors import DomainError, Forbidden, NotFound, ValidationError
 from ..domain.timefmt import now_utc
@@ -54,9 +54,9 @@ class SocketHandlers:
         token = token or bearer_token(request.headers)
         with self.service.lock:
             if token:
-                return actor_for_token(self.service.state, token)
+                return resolve_token(self.service, token)
             if session.get("user"):
-                return actor_for_user(self.service.state, str(session["user"]))
+                return resolve_user(self.service, str(session["user"]))
         raise Refused('sign in, or connect with auth {"token": ...}')
 
     def on_connect(self, auth: Any = None) -> None:

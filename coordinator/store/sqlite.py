@@ -78,6 +78,12 @@ class SqliteEventLog:
                 (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
                 if last != expected_seq:
                     raise SequenceConflict(f"log is at {last}, caller expected {expected_seq}")
+                if (
+                    idempotency is not None
+                    and conn.execute("SELECT 1 FROM idempotency WHERE key = ?", (idempotency.key,)).fetchone()
+                ):
+                    # Another writer carried out the same keyed command first.
+                    raise SequenceConflict(f"idempotency key {idempotency.key!r} already used")
                 stored = []
                 for offset, event in enumerate(events, start=1):
                     item = StoredEvent(last + offset, at, actor, event.type, event.payload)

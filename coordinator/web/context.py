@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, g, request, session
 
-from ..actors import Actor, actor_for_token, actor_for_user, bearer_token
+from ..actors import Actor, bearer_token, resolve_token, resolve_user
 from ..config import Settings
 from ..domain.errors import Forbidden, Unauthorized, ValidationError
 from ..security import same
@@ -44,9 +44,9 @@ def current_actor() -> Actor:
     token = bearer_token(request.headers)
     with svc.lock:
         if token is not None:
-            actor = actor_for_token(svc.state, token)
+            actor = resolve_token(svc, token)
         elif session.get("user"):
-            actor = actor_for_user(svc.state, str(session["user"]))
+            actor = resolve_user(svc, str(session["user"]))
             if request.method in UNSAFE_METHODS:
                 # Cookies ride along on cross-site requests; a header cannot.
                 sent = request.headers.get("X-CSRF-Token", "")

@@ -61,6 +61,8 @@ def login_submit() -> tuple[str, int] | BaseResponse:
     password = request.form.get("password", "")
     svc = service()
     with svc.lock:
+        if name not in svc.state.users:
+            svc.catch_up()  # a login the CLI created a moment ago
         credential = svc.state.users.get(name)
     if credential is None or credential.revoked or not verify_password(credential.secret_hash, password):
         return render_template("login.html", csrf=csrf_token(), error="Wrong name or password."), 401
