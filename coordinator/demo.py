@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import secrets
 import time
@@ -121,16 +122,22 @@ class Simulator:
     STEP_S = 1.0
     SPEED_MPS = 6.0  # a crew on foot through a crowd, or a slow vehicle
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, *, speedup: float = 1.0) -> None:
         self.service: Coordinator = app.extensions["coordinator"]
         self.hub = app.extensions["coordinator.hub"]
         self.crews: dict[str, _Crew] = {}
         self.started = time.monotonic()
-        self.script = [(15, self._tension_rises), (35, self._injury), (60, self._federal_agents)]
+        # A faster clock for tests: the story and the steps, not the distances, speed up.
+        self.speedup = speedup
+        self.script = [
+            (15 / speedup, self._tension_rises),
+            (35 / speedup, self._injury),
+            (60 / speedup, self._federal_agents),
+        ]
 
     def run(self) -> None:
         while True:
-            time.sleep(self.STEP_S)
+            time.sleep(self.STEP_S / self.speedup)
             try:
                 self._tick()
             except DomainError as exc:  # the operator moved first; the story goes on
@@ -197,7 +204,7 @@ class Simulator:
         elif (
             status == "on_scene"
             and crew.on_scene_since is not None
-            and time.monotonic() - crew.on_scene_since > 90
+            and time.monotonic() - crew.on_scene_since > 90 / self.speedup
         ):
             step("completed")
             crew.home = (lat, lon)
@@ -247,7 +254,8 @@ class Simulator:
 
 def start_simulator(app: Flask) -> None:
     """Start the scenario on the app's background-task machinery."""
-    app.extensions["socketio"].start_background_task(Simulator(app).run)
+    speedup = float(os.environ.get("COORDINATOR_DEMO_SPEEDUP", "1") or 1)
+    app.extensions["socketio"].start_background_task(Simulator(app, speedup=speedup).run)
 
 
 EARTH_RADIUS_M = 6_371_000.0
