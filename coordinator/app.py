@@ -50,6 +50,8 @@ def create_app(settings: Settings) -> Flask:
         app,
         async_mode="threading",
         max_http_buffer_size=settings.max_payload_bytes,
+        # One client's messages are handled in the order sent (a tablet's queue relies on it).
+        async_handlers=False,
         # Sessions are read from the cookie on connect; the socket never writes them.
         manage_session=False,
     )

@@ -24,7 +24,7 @@ from .store.protocols import EventLog, Fix, Idempotency, SequenceConflict, Track
 EventListener = Callable[[list[StoredEvent], list[Touched]], None]
 FixListener = Callable[[Fix], None]
 
-COLLECTIONS = ("demonstrations", "units", "incidents", "assignments")
+COLLECTIONS = ("demonstrations", "units", "incidents", "assignments", "alerts", "footage_requests")
 
 
 def new_entity_id(prefix: str) -> str:

@@ -16,6 +16,8 @@ class CreateDemonstration:
     status: str
     federal_presence: bool
     area: dict[str, Any] | None
+    languages: tuple[str, ...] = ()
+    enrichment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class ReportIncident:
     triage: str | None
     demonstration_id: str | None
     note: str
+    federal_involved: bool = False
+    enrichment: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

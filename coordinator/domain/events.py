@@ -14,6 +14,8 @@ UNIT_UPDATED = "UnitUpdated"
 INCIDENT_REPORTED = "IncidentReported"
 INCIDENT_UPDATED = "IncidentUpdated"
 ASSIGNMENT_DISPATCHED = "AssignmentDispatched"
+COMPLIANCE_ALERT_RAISED = "ComplianceAlertRaised"
+FOOTAGE_PRESERVATION_REQUESTED = "FootagePreservationRequested"
 USER_CREATED = "UserCreated"
 API_TOKEN_CREATED = "ApiTokenCreated"
 

@@ -54,6 +54,10 @@ class Demonstration:
     status: str
     federal_presence: bool
     area: dict[str, Any] | None = None
+    # Languages spoken in the crowd (ISO 639 codes): units with `lang:<code>` are preferred.
+    languages: list[str] = field(default_factory=list)
+    # Where it stands against the map layers, computed when created or moved.
+    enrichment: dict[str, Any] | None = None
     created_at: str = ""
     updated_at: str = ""
 
@@ -96,6 +100,9 @@ class Incident:
     reported_at: str
     reported_by: str
     updated_at: str = ""
+    # Whether federal agents were involved (always so for federal_activity).
+    federal_involved: bool = False
+    enrichment: dict[str, Any] | None = None
 
     def view(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,3 +140,33 @@ class Credential:
     role: str
     secret_hash: str
     revoked: bool = False
+
+
+@dataclass
+class ComplianceAlert:
+    """A report that touches a rule of the executive order or the state's sensitive locations."""
+
+    id: str
+    incident_id: str
+    kind: str  # the incident's kind
+    places: list[dict[str, Any]]  # each: name, layer, place_type, rule, distance_m
+    raised_at: str
+    status: str = "open"  # closes when its incident is resolved
+
+    def view(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FootageRequest:
+    """A request to preserve city camera footage of federal agents' force or damage."""
+
+    id: str
+    incident_id: str
+    cameras: list[dict[str, Any]]  # each: name, layer, distance_m, range_m
+    window_start: str
+    window_end: str
+    requested_at: str
+
+    def view(self) -> dict[str, Any]:
+        return asdict(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from . import events as ev
@@ -12,11 +13,14 @@ from .model import (
     ASSIGNMENT_TERMINAL,
     UNIT_STATUS_FOR_ASSIGNMENT,
     Assignment,
+    ComplianceAlert,
     Credential,
     Demonstration,
+    FootageRequest,
     Incident,
     Unit,
 )
+from .timefmt import iso, parse_iso
 
 # (collection, id) of an entity an event changed; used to push fresh views.
 Touched = tuple[str, str]
@@ -29,6 +33,8 @@ class State:
     units: dict[str, Unit] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     assignments: dict[str, Assignment] = field(default_factory=dict)
+    alerts: dict[str, ComplianceAlert] = field(default_factory=dict)
+    footage_requests: dict[str, FootageRequest] = field(default_factory=dict)
     users: dict[str, Credential] = field(default_factory=dict)
     api_tokens: dict[str, Credential] = field(default_factory=dict)
     unit_tokens: dict[str, str] = field(default_factory=dict)
@@ -71,6 +77,8 @@ def _demonstration_created(state: State, e: StoredEvent) -> list[Touched]:
         status=p["status"],
         federal_presence=p["federal_presence"],
         area=p.get("area"),
+        languages=list(p.get("languages", [])),
+        enrichment=p.get("enrichment"),
         created_at=e.at,
         updated_at=e.at,
     )
@@ -129,8 +137,32 @@ def _incident_reported(state: State, e: StoredEvent) -> list[Touched]:
         reported_at=e.at,
         reported_by=e.actor,
         updated_at=e.at,
+        federal_involved=p.get("federal_involved", False),
+        enrichment=p.get("enrichment"),
     )
     return [("incidents", p["id"])]
+
+
+def _compliance_alert_raised(state: State, e: StoredEvent) -> list[Touched]:
+    p = e.payload
+    state.alerts[p["id"]] = ComplianceAlert(
+        id=p["id"], incident_id=p["incident_id"], kind=p["kind"], places=p["places"], raised_at=e.at
+    )
+    return [("alerts", p["id"])]
+
+
+def _footage_requested(state: State, e: StoredEvent) -> list[Touched]:
+    p = e.payload
+    reported = parse_iso(e.at)
+    state.footage_requests[p["id"]] = FootageRequest(
+        id=p["id"],
+        incident_id=p["incident_id"],
+        cameras=p["cameras"],
+        window_start=iso(reported - timedelta(seconds=p["window_before_s"])),
+        window_end=iso(reported + timedelta(seconds=p["window_after_s"])),
+        requested_at=e.at,
+    )
+    return [("footage_requests", p["id"])]
 
 
 def _incident_updated(state: State, e: StoredEvent) -> list[Touched]:
@@ -198,6 +230,8 @@ _HANDLERS = {
     ev.INCIDENT_REPORTED: _incident_reported,
     ev.INCIDENT_UPDATED: _incident_updated,
     ev.ASSIGNMENT_DISPATCHED: _assignment_dispatched,
+    ev.COMPLIANCE_ALERT_RAISED: _compliance_alert_raised,
+    ev.FOOTAGE_PRESERVATION_REQUESTED: _footage_requested,
     ev.USER_CREATED: _user_created,
     ev.API_TOKEN_CREATED: _api_token_created,
 }
@@ -210,6 +244,8 @@ _COLLECTION_BY_TYPE = {
     ev.UNIT_UPDATED: "units",
     ev.INCIDENT_REPORTED: "incidents",
     ev.INCIDENT_UPDATED: "incidents",
+    ev.COMPLIANCE_ALERT_RAISED: "alerts",
+    ev.FOOTAGE_PRESERVATION_REQUESTED: "footage_requests",
 }
 
 

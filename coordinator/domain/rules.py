@@ -13,6 +13,12 @@ from typing import Any
 
 from . import commands as c
 from . import events as ev
+from .compliance import (
+    FOOTAGE_WINDOW_AFTER_S,
+    FOOTAGE_WINDOW_BEFORE_S,
+    compliance_places,
+    needs_footage,
+)
 from .errors import Conflict, NotFound, ValidationError
 from .events import NewEvent
 from .model import ASSIGNMENT_FLOW, ASSIGNMENT_TERMINAL
@@ -48,6 +54,8 @@ def _create_demonstration(state: State, cmd: c.CreateDemonstration, new_id: IdMa
         "status": cmd.status,
         "federal_presence": cmd.federal_presence,
         "area": cmd.area,
+        "languages": list(cmd.languages),
+        "enrichment": cmd.enrichment,
     }
     return Decision([NewEvent(ev.DEMONSTRATION_CREATED, payload)], "demonstrations", demo_id)
 
@@ -106,8 +114,25 @@ def _report_incident(state: State, cmd: c.ReportIncident, new_id: IdMaker) -> De
         "triage": cmd.triage,
         "demonstration_id": cmd.demonstration_id,
         "note": cmd.note,
+        "federal_involved": cmd.federal_involved,
+        "enrichment": cmd.enrichment,
     }
-    return Decision([NewEvent(ev.INCIDENT_REPORTED, payload)], "incidents", incident_id)
+    events = [NewEvent(ev.INCIDENT_REPORTED, payload)]
+    places = compliance_places(cmd.kind, cmd.enrichment)
+    if places:
+        alert = {"id": new_id("alr"), "incident_id": incident_id, "kind": cmd.kind, "places": places}
+        events.append(NewEvent(ev.COMPLIANCE_ALERT_RAISED, alert))
+    if needs_footage(cmd.kind, cmd.federal_involved):
+        cameras = list((cmd.enrichment or {}).get("cameras", []))
+        request = {
+            "id": new_id("ftg"),
+            "incident_id": incident_id,
+            "cameras": cameras,
+            "window_before_s": FOOTAGE_WINDOW_BEFORE_S,
+            "window_after_s": FOOTAGE_WINDOW_AFTER_S,
+        }
+        events.append(NewEvent(ev.FOOTAGE_PRESERVATION_REQUESTED, request))
+    return Decision(events, "incidents", incident_id)
 
 
 def _update_incident(state: State, cmd: c.UpdateIncident, new_id: IdMaker) -> Decision:

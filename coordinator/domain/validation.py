@@ -178,8 +178,23 @@ def _optional(body: Mapping[str, Any], name: str, parse: Callable[[Any], T], def
 # --- demonstrations -------------------------------------------------------
 
 DEMONSTRATION_FIELDS = frozenset(
-    {"name", "lat", "lon", "crowd_estimate", "tension", "status", "federal_presence", "area"}
+    {"name", "lat", "lon", "crowd_estimate", "tension", "status", "federal_presence", "area", "languages"}
 )
+LANGUAGE_RE = re.compile(r"[a-z]{2,3}")
+MAX_LANGUAGES = 10
+
+
+def languages(value: Any, name: str = "languages") -> tuple[str, ...]:
+    """Return ISO 639 language codes such as `es` or `ht`, without repeats."""
+    if not isinstance(value, list) or len(value) > MAX_LANGUAGES:
+        raise ValidationError(f"'{name}' must be a list of at most {MAX_LANGUAGES} codes", field=name)
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not LANGUAGE_RE.fullmatch(item):
+            raise ValidationError(f"'{name}' entries must be language codes like 'es'", field=name)
+        if item not in out:
+            out.append(item)
+    return tuple(out)
 
 
 def _demonstration_field(name: str, value: Any) -> Any:
@@ -192,6 +207,7 @@ def _demonstration_field(name: str, value: Any) -> Any:
         "status": lambda v: choice(v, "status", DEMONSTRATION_STATUSES),
         "federal_presence": lambda v: boolean(v, "federal_presence"),
         "area": lambda v: None if v is None else polygon(v),
+        "languages": lambda v: list(languages(v)),
     }
     return parsers[name](value)
 
@@ -212,6 +228,7 @@ def create_demonstration(body: Any) -> c.CreateDemonstration:
             body, "federal_presence", lambda v: _demonstration_field("federal_presence", v), False
         ),
         area=_optional(body, "area", polygon, None),
+        languages=_optional(body, "languages", languages, ()),
     )
 
 
@@ -292,7 +309,9 @@ def position_fix(body: Any, *, now: datetime) -> tuple[float, float, float | Non
 
 # --- incidents ------------------------------------------------------------
 
-INCIDENT_FIELDS = frozenset({"kind", "lat", "lon", "severity", "triage", "demonstration_id", "note"})
+INCIDENT_FIELDS = frozenset(
+    {"kind", "lat", "lon", "severity", "triage", "demonstration_id", "note", "federal_involved"}
+)
 INCIDENT_UPDATE_FIELDS = frozenset({"status", "severity", "triage", "note"})
 
 
@@ -315,6 +334,9 @@ def report_incident(body: Any) -> c.ReportIncident:
             body, "demonstration_id", lambda v: entity_id(v, "demonstration_id"), None
         ),
         note=_optional(body, "note", lambda v: text(v, "note", max_len=MAX_NOTE), ""),
+        # Federal activity involves federal agents by definition.
+        federal_involved=kind == "federal_activity"
+        or _optional(body, "federal_involved", lambda v: boolean(v, "federal_involved"), False),
     )
 
 

@@ -372,6 +372,7 @@ def test_report_incident_fills_defaults_for_non_injury() -> None:
         triage=None,
         demonstration_id=None,
         note="",
+        federal_involved=True,  # federal activity involves federal agents by definition
     )
 
 
@@ -745,6 +746,8 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "severity": small_integers,
     "priority": small_integers,
     "federal_presence": st.booleans(),
+    "federal_involved": st.booleans(),
+    "languages": st.lists(st.sampled_from(["es", "ht", "zh", "ES", "english", "", "es\n"]), max_size=4),
     "status": st.sampled_from(
         [
             "planned",
