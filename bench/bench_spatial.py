@@ -26,23 +26,18 @@ KINDS = ("medical_team", "deescalation_team", "field_supervisor")
 
 
 def sensitive_sites(count: int, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Real Boston schools, hospitals, courthouses and libraries, topped up with points near them."""
+    """A sample of the real Boston schools, hospitals, courthouses, libraries and community centers."""
     frames = []
     for name, column in (
         ("hospitals.geojson", "Name"),
         ("courthouses.geojson", "name"),
         ("libraries.geojson", "BRANCH"),
         ("community_centers.geojson", "SITE"),
+        ("public_schools/Public_Schools.shp", "SCH_NAME"),
     ):
-        frame = gpd.read_file(BOSTON / name)
-        frames.append(
-            gpd.GeoDataFrame({"name": frame[column].astype(str)}, geometry=frame.geometry.to_numpy())
-        )
-    schools = gpd.read_file(BOSTON / "public_schools" / "Public_Schools.shp").to_crs("EPSG:4326")
-    frames.append(
-        gpd.GeoDataFrame({"name": schools["SCH_NAME"].astype(str)}, geometry=schools.geometry.to_numpy())
-    )
-    sites = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+        frame = gpd.read_file(BOSTON / name).to_crs("EPSG:4326")
+        frames.append(frame.assign(name=frame[column].astype(str))[["name", "geometry"]])
+    sites = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
     sites = sites.iloc[rng.permutation(len(sites))[:count]].reset_index(drop=True)
     sites["category"] = "sensitive site"
     return sites
