@@ -7,20 +7,25 @@ durable before the caller hears "done".
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from .domain import rules
-from .domain.commands import Command
+from .domain.commands import Command, CreateDemonstration, ReportIncident, UpdateDemonstration
 from .domain.events import StoredEvent
 from .domain.projection import State, Touched, apply
 from .domain.timefmt import iso, now_utc, parse_iso
 from .store.protocols import EventLog, Fix, Idempotency, SequenceConflict, TrackStore
 
+log = logging.getLogger(__name__)
+
+Enricher = Callable[[float, float], dict[str, Any]]
 EventListener = Callable[[list[StoredEvent], list[Touched]], None]
 FixListener = Callable[[Fix], None]
 
@@ -51,6 +56,7 @@ class Coordinator:
         log: EventLog,
         tracks: TrackStore,
         stale_after_s: float = 120.0,
+        min_fix_interval_s: float = 0.5,
         clock: Callable[[], datetime] = now_utc,
         id_maker: Callable[[str], str] = new_entity_id,
     ) -> None:
@@ -64,9 +70,16 @@ class Coordinator:
         self.positions: dict[str, Fix] = {}
         self._fix_lock = threading.Lock()
         self._fix_buffer: list[Fix] = []
+        # A unit sending faster than this has its extra fixes merged, not queued:
+        # unit id -> (index of its fix in the buffer, monotonic time it was buffered).
+        self.min_fix_interval_s = min_fix_interval_s
+        self._buffered_at: dict[str, tuple[int, float]] = {}
+        self.fixes_coalesced = 0
         self._event_listeners: list[EventListener] = []
         self._fix_listeners: list[FixListener] = []
         self.fixes_received = 0
+        # Looks up what is around a point (map layers); None when no layers are wired.
+        self.enricher: Enricher | None = None
 
     # --- wiring -----------------------------------------------------------
 
@@ -123,6 +136,7 @@ class Coordinator:
         """
         scoped_key = None if idempotency_key is None else f"{actor}\x1f{idempotency_key}"
         with self.lock:
+            command = self._enriched(command)
             for _attempt in range(10):
                 # Checked on every attempt: after a SequenceConflict, the writer that
                 # moved the log on may have carried out this very key.
@@ -158,6 +172,25 @@ class Coordinator:
                 return Result(success_status, self._view_of(decision), stored)
             raise RuntimeError("event log kept moving; command not applied")
 
+    def _enriched(self, command: Command) -> Command:
+        """Attach the places around a new or moved incident or demonstration."""
+        if self.enricher is None:
+            return command
+        try:
+            if isinstance(command, CreateDemonstration | ReportIncident):
+                return replace(command, enrichment=self.enricher(command.lat, command.lon))
+            if isinstance(command, UpdateDemonstration) and {"lat", "lon"} & command.changes.keys():
+                demo = self.state.demonstrations.get(command.id)
+                if demo is None:
+                    return command
+                lat = command.changes.get("lat", demo.lat)
+                lon = command.changes.get("lon", demo.lon)
+                return replace(command, changes={**command.changes, "enrichment": self.enricher(lat, lon)})
+        except Exception:
+            # A report must never be lost because the map could not be read.
+            log.exception("enrichment failed; the command goes ahead without it")
+        return command
+
     def _preview(self, decision: rules.Decision) -> dict[str, Any]:
         return self._view_of(decision) if not decision.events else {}
 
@@ -172,9 +205,18 @@ class Coordinator:
         """Buffer a position fix for the next batch write; newest fixes go live."""
         fix = Fix(unit_id, lat, lon, accuracy_m, iso(at), iso(self.clock()))
         newest = False
+        tick = time.monotonic()
         with self._fix_lock:
-            self._fix_buffer.append(fix)
             self.fixes_received += 1
+            earlier = self._buffered_at.get(unit_id)
+            if earlier is not None and tick - earlier[1] < self.min_fix_interval_s:
+                # Over the rate: the newer fix replaces the one still waiting to be written.
+                if fix.at >= self._fix_buffer[earlier[0]].at:
+                    self._fix_buffer[earlier[0]] = fix
+                self.fixes_coalesced += 1
+            else:
+                self._buffered_at[unit_id] = (len(self._fix_buffer), tick)
+                self._fix_buffer.append(fix)
             current = self.positions.get(unit_id)
             if current is None or fix.at >= current.at:
                 self.positions[unit_id] = fix
@@ -188,6 +230,7 @@ class Coordinator:
         """Write buffered fixes in one batch; return how many."""
         with self._fix_lock:
             batch, self._fix_buffer = self._fix_buffer, []
+            self._buffered_at = {}
         try:
             self.tracks.write_fixes(batch)
         except Exception:

@@ -90,6 +90,22 @@ class CreateApiToken:
     token_sha256: str
 
 
+@dataclass(frozen=True)
+class RevokeApiToken:
+    name: str
+
+
+@dataclass(frozen=True)
+class IssueUnitToken:
+    unit_id: str
+    token_sha256: str
+
+
+@dataclass(frozen=True)
+class RevokeUnitToken:
+    unit_id: str
+
+
 Command = (
     CreateDemonstration
     | UpdateDemonstration
@@ -101,4 +117,7 @@ Command = (
     | ChangeAssignmentStatus
     | CreateUser
     | CreateApiToken
+    | RevokeApiToken
+    | IssueUnitToken
+    | RevokeUnitToken
 )

@@ -18,6 +18,9 @@ COMPLIANCE_ALERT_RAISED = "ComplianceAlertRaised"
 FOOTAGE_PRESERVATION_REQUESTED = "FootagePreservationRequested"
 USER_CREATED = "UserCreated"
 API_TOKEN_CREATED = "ApiTokenCreated"
+API_TOKEN_REVOKED = "ApiTokenRevoked"
+UNIT_TOKEN_ISSUED = "UnitTokenIssued"
+UNIT_TOKEN_REVOKED = "UnitTokenRevoked"
 
 # One event type per assignment step, so the log reads as what happened.
 ASSIGNMENT_STEP_EVENTS = {

@@ -222,6 +222,26 @@ def _api_token_created(state: State, e: StoredEvent) -> list[Touched]:
     return []
 
 
+def _api_token_revoked(state: State, e: StoredEvent) -> list[Touched]:
+    for credential in state.api_tokens.values():
+        if credential.name == e.payload["name"]:
+            credential.revoked = True
+    return []
+
+
+def _unit_token_issued(state: State, e: StoredEvent) -> list[Touched]:
+    state.unit_tokens[e.payload["token_sha256"]] = e.payload["unit_id"]
+    return []
+
+
+def _unit_token_revoked(state: State, e: StoredEvent) -> list[Touched]:
+    """Every device token of the unit stops working at once."""
+    unit_id = e.payload["unit_id"]
+    for digest in [d for d, owner in state.unit_tokens.items() if owner == unit_id]:
+        del state.unit_tokens[digest]
+    return []
+
+
 _HANDLERS = {
     ev.DEMONSTRATION_CREATED: _demonstration_created,
     ev.DEMONSTRATION_UPDATED: _demonstration_updated,
@@ -234,6 +254,9 @@ _HANDLERS = {
     ev.FOOTAGE_PRESERVATION_REQUESTED: _footage_requested,
     ev.USER_CREATED: _user_created,
     ev.API_TOKEN_CREATED: _api_token_created,
+    ev.API_TOKEN_REVOKED: _api_token_revoked,
+    ev.UNIT_TOKEN_ISSUED: _unit_token_issued,
+    ev.UNIT_TOKEN_REVOKED: _unit_token_revoked,
 }
 
 

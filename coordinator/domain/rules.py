@@ -220,6 +220,25 @@ def _create_api_token(state: State, cmd: c.CreateApiToken, new_id: IdMaker) -> D
     return Decision([NewEvent(ev.API_TOKEN_CREATED, payload)])
 
 
+def _revoke_api_token(state: State, cmd: c.RevokeApiToken, new_id: IdMaker) -> Decision:
+    if not any(t.name == cmd.name and not t.revoked for t in state.api_tokens.values()):
+        raise NotFound(f"no live API token named '{cmd.name}'", field="name")
+    return Decision([NewEvent(ev.API_TOKEN_REVOKED, {"name": cmd.name})])
+
+
+def _issue_unit_token(state: State, cmd: c.IssueUnitToken, new_id: IdMaker) -> Decision:
+    if cmd.unit_id not in state.units:
+        raise NotFound(f"no unit '{cmd.unit_id}'", field="unit_id")
+    payload = {"unit_id": cmd.unit_id, "token_sha256": cmd.token_sha256}
+    return Decision([NewEvent(ev.UNIT_TOKEN_ISSUED, payload)], "units", cmd.unit_id)
+
+
+def _revoke_unit_token(state: State, cmd: c.RevokeUnitToken, new_id: IdMaker) -> Decision:
+    if cmd.unit_id not in state.units:
+        raise NotFound(f"no unit '{cmd.unit_id}'", field="unit_id")
+    return Decision([NewEvent(ev.UNIT_TOKEN_REVOKED, {"unit_id": cmd.unit_id})], "units", cmd.unit_id)
+
+
 _RULES: dict[type, Callable[[State, Any, IdMaker], Decision]] = {
     c.CreateDemonstration: _create_demonstration,
     c.UpdateDemonstration: _update_demonstration,
@@ -231,4 +250,7 @@ _RULES: dict[type, Callable[[State, Any, IdMaker], Decision]] = {
     c.ChangeAssignmentStatus: _change_status,
     c.CreateUser: _create_user,
     c.CreateApiToken: _create_api_token,
+    c.RevokeApiToken: _revoke_api_token,
+    c.IssueUnitToken: _issue_unit_token,
+    c.RevokeUnitToken: _revoke_unit_token,
 }

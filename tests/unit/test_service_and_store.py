@@ -342,6 +342,7 @@ def test_record_fix_replaces_with_a_newer_fix(coordinator: Coordinator) -> None:
 
 
 def test_flush_fixes_writes_the_buffer_in_one_batch(coordinator: Coordinator) -> None:
+    coordinator.min_fix_interval_s = 0.0  # every fix is kept: this test is about the batch
     for i in range(25):
         coordinator.record_fix(
             f"unit-00000{i % 3}", 41.0 + i / 100, -87.0, None, START - timedelta(seconds=100 - i)
@@ -351,6 +352,20 @@ def test_flush_fixes_writes_the_buffer_in_one_batch(coordinator: Coordinator) ->
     assert coordinator.tracks.count() == 25
     assert coordinator.flush_fixes() == 0
     assert coordinator.tracks.count() == 25
+
+
+def test_fixes_over_the_rate_limit_are_merged_not_queued(coordinator: Coordinator) -> None:
+    coordinator.min_fix_interval_s = 60.0
+    for i in range(10):
+        coordinator.record_fix("unit-000001", 41.0 + i / 100, -87.0, None, START - timedelta(seconds=20 - i))
+    other = coordinator.record_fix("unit-000002", 42.0, -88.0, None, START)
+    assert coordinator.fixes_received == 11 and coordinator.fixes_coalesced == 9
+    assert coordinator.flush_fixes() == 2  # one waiting fix per unit, the newest of the burst
+    assert coordinator.positions["unit-000001"].lat == 41.09
+    assert coordinator.positions["unit-000002"] == other
+    # After the batch is written the next fix is buffered again.
+    coordinator.record_fix("unit-000001", 43.0, -87.0, None, START)
+    assert coordinator.flush_fixes() == 1
 
 
 def test_positions_survive_reopening(open_coordinator: OpenCoordinator) -> None:
