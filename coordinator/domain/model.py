@@ -103,6 +103,8 @@ class Incident:
     # Whether federal agents were involved (always so for federal_activity).
     federal_involved: bool = False
     enrichment: dict[str, Any] | None = None
+    # "phone" / "email" when the note seems to hold personal details (see privacy.py).
+    note_flags: list[str] = field(default_factory=list)
 
     def view(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +122,7 @@ class Assignment:
     status: str
     dispatched_by: str
     reason: str | None = None
+    note_flags: list[str] = field(default_factory=list)
     # One timestamp per lifecycle step reached, keyed by status.
     times: dict[str, str] = field(default_factory=dict)
 

@@ -139,6 +139,7 @@ def _incident_reported(state: State, e: StoredEvent) -> list[Touched]:
         updated_at=e.at,
         federal_involved=p.get("federal_involved", False),
         enrichment=p.get("enrichment"),
+        note_flags=list(p.get("note_flags", [])),
     )
     return [("incidents", p["id"])]
 
@@ -185,6 +186,7 @@ def _assignment_dispatched(state: State, e: StoredEvent) -> list[Touched]:
         note=p.get("note", ""),
         status="dispatched",
         dispatched_by=e.actor,
+        note_flags=list(p.get("note_flags", [])),
         times={"dispatched": e.at},
     )
     state.assignments[assignment.id] = assignment

@@ -22,6 +22,7 @@ from .compliance import (
 from .errors import Conflict, NotFound, ValidationError
 from .events import NewEvent
 from .model import ASSIGNMENT_FLOW, ASSIGNMENT_TERMINAL
+from .privacy import personal_data_flags
 from .projection import State
 
 IdMaker = Callable[[str], str]
@@ -114,6 +115,7 @@ def _report_incident(state: State, cmd: c.ReportIncident, new_id: IdMaker) -> De
         "triage": cmd.triage,
         "demonstration_id": cmd.demonstration_id,
         "note": cmd.note,
+        "note_flags": personal_data_flags(cmd.note),
         "federal_involved": cmd.federal_involved,
         "enrichment": cmd.enrichment,
     }
@@ -144,6 +146,8 @@ def _update_incident(state: State, cmd: c.UpdateIncident, new_id: IdMaker) -> De
     changes = {k: v for k, v in cmd.changes.items() if getattr(incident, k) != v}
     if not changes:
         return Decision([], "incidents", incident.id)
+    if "note" in changes:
+        changes["note_flags"] = personal_data_flags(changes["note"])
     event = NewEvent(ev.INCIDENT_UPDATED, {"id": incident.id, "changes": changes})
     return Decision([event], "incidents", incident.id)
 
@@ -181,6 +185,7 @@ def _dispatch(state: State, cmd: c.DispatchAssignment, new_id: IdMaker) -> Decis
         "demonstration_id": cmd.demonstration_id,
         "priority": cmd.priority,
         "note": cmd.note,
+        "note_flags": personal_data_flags(cmd.note),
     }
     return Decision([NewEvent(ev.ASSIGNMENT_DISPATCHED, payload)], "assignments", assignment_id)
 
