@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .domain import rules
@@ -225,6 +225,11 @@ class Coordinator:
             for listener in self._fix_listeners:
                 listener(fix)
         return fix
+
+    def purge_fixes(self, *, older_than_days: float) -> int:
+        """Apply the retention setting: drop position telemetry older than N days (events stay)."""
+        cutoff = self.clock() - timedelta(days=older_than_days)
+        return self.tracks.purge_before(iso(cutoff))
 
     def flush_fixes(self) -> int:
         """Write buffered fixes in one batch; return how many."""

@@ -70,4 +70,7 @@ class TrackStore(Protocol):
 
     def count(self) -> int: ...
 
+    def purge_before(self, at: str) -> int:
+        """Delete fixes taken before `at`; events are never purged."""
+
     def close(self) -> None: ...

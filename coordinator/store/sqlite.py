@@ -169,6 +169,12 @@ class SqliteTrackStore:
             (n,) = self._conn.execute("SELECT COUNT(*) FROM fixes").fetchone()
         return int(n)
 
+    def purge_before(self, at: str) -> int:
+        """Delete fixes taken before `at` (ISO 8601 UTC); return how many went."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM fixes WHERE at < ?", (at,))
+        return int(cursor.rowcount)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

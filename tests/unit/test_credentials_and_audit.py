@@ -123,3 +123,16 @@ def test_actor_matching_is_exact_not_a_substring() -> None:
     assert not matches_actor("user:malice", "alice", {})
     assert matches_actor("unit:unit-abc123", "DE-1", {"unit-abc123": "DE-1"})
     assert not matches_actor("token:DE-1", "DE-2", {"unit-abc123": "DE-1"})
+
+
+def test_retention_purges_old_position_telemetry_but_keeps_events(service: Coordinator, clock: Clock) -> None:
+    unit_id = _unit(service, "device")
+    service.min_fix_interval_s = 0.0
+    for days_ago in (40, 31, 29, 1):
+        service.record_fix(unit_id, 42.36, -71.06, 5.0, clock.now - timedelta(days=days_ago))
+    service.flush_fixes()
+    events_before = service.log.last_seq()
+    assert service.purge_fixes(older_than_days=30) == 2
+    assert service.tracks.count() == 2
+    assert service.log.last_seq() == events_before
+    assert service.purge_fixes(older_than_days=30) == 0
