@@ -47,6 +47,12 @@ def add_admin_commands(
     reissue.add_argument("unit_id")
     reissue.set_defaults(run=lambda a: _unit_token(a, offline_service, actor))
 
+    retention = with_data_dir(
+        sub.add_parser("retention", help="Delete position telemetry older than N days (events stay).")
+    )
+    retention.add_argument("--days", type=float, required=True)
+    retention.set_defaults(run=lambda a: _retention(a, offline_service))
+
     audit = with_data_dir(sub.add_parser("audit", help="List what an account did, from the event log."))
     audit.add_argument(
         "--actor", required=True, help="e.g. alice, user:alice, token:cad-bridge, a unit callsign"
@@ -77,6 +83,14 @@ def _unit_token(args: argparse.Namespace, offline: OfflineService, actor: str) -
     offline(args.data_dir).execute(c.IssueUnitToken(unit_id, token_digest(token)), actor=actor)
     print(f"new device token for {unit_id}; shown only now:")
     print(token)
+    return 0
+
+
+def _retention(args: argparse.Namespace, offline: OfflineService) -> int:
+    if args.days <= 0:
+        raise ValidationError("--days must be more than 0", field="days")
+    removed = offline(args.data_dir).purge_fixes(older_than_days=args.days)
+    print(f"{removed} position fix(es) older than {args.days:g} days deleted; events are kept")
     return 0
 
 

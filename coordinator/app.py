@@ -8,12 +8,13 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from .config import Settings
+from .geo.runtime import GeoService
 from .live import handlers
 from .live.hub import LiveHub
 from .resources import asset_dir
 from .service import Coordinator
 from .store.sqlite import SqliteEventLog, SqliteTrackStore
-from .web import api, errors, pages
+from .web import api, errors, headers, pages
 
 
 def create_app(settings: Settings) -> Flask:
@@ -45,6 +46,10 @@ def create_app(settings: Settings) -> Flask:
     )
     service.load()
     app.extensions["coordinator"] = service
+    geo = GeoService(settings.data_dir, settings.geo)
+    geo.load()
+    service.enricher = geo.enrich
+    app.extensions["coordinator.geo"] = geo
 
     socketio = SocketIO(
         app,
@@ -55,13 +60,14 @@ def create_app(settings: Settings) -> Flask:
         # Sessions are read from the cookie on connect; the socket never writes them.
         manage_session=False,
     )
-    hub = LiveHub(socketio, service, settings)
+    hub = LiveHub(socketio, service, settings, geo)
     app.extensions["coordinator.hub"] = hub
     handlers.register(socketio, hub, service)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     errors.register(app)
+    headers.register(app, tile_url=settings.tile_url)
     return app
 
 

@@ -1,4 +1,4 @@
-"""The `coordinator` command: serve, demo, user, token and unit."""
+"""The `coordinator` command: serve, demo, user, token, unit and layers."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .admin_cli import add_admin_commands
 from .config import ConfigError, Settings, env_float, read_secret_key
 from .domain import commands as c
 from .domain import validation as v
 from .domain.errors import DomainError
 from .domain.model import ROLES, UNIT_KINDS
+from .geo.layer_commands import add_layer_commands
 from .security import hash_password, new_token, token_digest
 from .service import Coordinator
 from .store.sqlite import SqliteEventLog, SqliteTrackStore
@@ -58,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", "Run the server (one node) on the embedded SQLite default.")
     _server_options(serve, default_port=8080)
     serve.add_argument("--secret-key-file", help="file holding the session secret key")
+    serve.add_argument(
+        "--retain-fixes-days",
+        type=float,
+        default=None,
+        help="delete position telemetry older than this many days, hourly (events stay)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = command("demo", "Run the server with a live Boston scenario and print a login.")
@@ -90,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     unit_add.add_argument("--skill", action="append", default=[], help="e.g. lang:es (repeatable)")
     unit_add.add_argument("--data-dir", default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR))
     unit_add.set_defaults(run=_unit_add)
+
+    add_layer_commands(sub, os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR))
+    add_admin_commands(
+        sub,
+        tokens=token,
+        units=unit,
+        data_dir_default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR),
+        offline_service=_offline_service,
+        actor=CLI_ACTOR,
+    )
     return parser
 
 
@@ -175,6 +193,7 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
         stale_after_s=args.stale_after,
         secure_cookies=not (args.insecure_cookies or demo),
         demo=demo,
+        retain_fixes_days=getattr(args, "retain_fixes_days", None),
         **extra,
     )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .geo.settings import GeoSettings
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILE_ATTRIBUTION = "&copy; OpenStreetMap contributors"
@@ -31,6 +33,9 @@ class Settings:
     # Secure cookies need HTTPS; the demo on localhost runs without it.
     secure_cookies: bool = True
     demo: bool = False
+    # Position telemetry older than this many days is deleted hourly (None: keep all).
+    retain_fixes_days: float | None = None
+    geo: GeoSettings = field(default_factory=GeoSettings)
 
     @property
     def database_path(self) -> Path:

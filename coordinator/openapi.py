@@ -77,6 +77,12 @@ def _schemas() -> dict[str, Any]:
         "status": _enum(DEMONSTRATION_STATUSES),
         "federal_presence": {"type": "boolean"},
         "area": _nullable(_ref("Polygon")),
+        "languages": {
+            "type": "array",
+            "maxItems": 10,
+            "items": {"type": "string", "pattern": "^[a-z]{2,3}$"},
+            "description": "languages spoken in the crowd; units with lang:<code> are preferred",
+        },
     }
     return {
         "Error": {
@@ -119,6 +125,7 @@ def _schemas() -> dict[str, Any]:
                 "id": ID,
                 **demonstration_fields,
                 "tension_label": {"type": "string"},
+                "enrichment": _nullable(_ref("Enrichment")),
                 "created_at": TIME,
                 "updated_at": TIME,
             },
@@ -206,6 +213,11 @@ def _schemas() -> dict[str, Any]:
                 "triage": {**_nullable(_enum(TRIAGE_TAGS)), "description": "required for injuries"},
                 "demonstration_id": _nullable(ID),
                 "note": {"type": "string", "maxLength": 2000},
+                "federal_involved": {
+                    "type": "boolean",
+                    "description": "federal agents involved; true for federal_activity. Force or damage "
+                    "involving them requests footage preservation",
+                },
             },
         },
         "IncidentPatch": {
@@ -235,6 +247,91 @@ def _schemas() -> dict[str, Any]:
                 "reported_at": TIME,
                 "reported_by": {"type": "string"},
                 "updated_at": TIME,
+                "federal_involved": {"type": "boolean"},
+                "enrichment": _nullable(_ref("Enrichment")),
+            },
+        },
+        "Place": {
+            "type": "object",
+            "required": ["name", "layer"],
+            "properties": {
+                "name": {"type": "string"},
+                "category": {"type": "string"},
+                "layer": {"type": "string"},
+                "distance_m": {"type": "number"},
+                "range_m": {"type": "number"},
+            },
+        },
+        "Enrichment": {
+            "type": "object",
+            "description": "where the point stands against the map layers, computed when created or moved",
+            "properties": {
+                "neighborhood": _nullable({"type": "string"}),
+                "city_property": {"type": "array", "items": _ref("Place")},
+                "municipal_buildings": {"type": "array", "items": _ref("Place")},
+                "sensitive_sites": {"type": "array", "items": _ref("Place")},
+                "cameras": {"type": "array", "items": _ref("Place")},
+                "sensitive_radius_m": {"type": "number"},
+            },
+        },
+        "ComplianceAlert": {
+            "type": "object",
+            "required": ["id", "incident_id", "kind", "places", "raised_at"],
+            "properties": {
+                "id": ID,
+                "incident_id": ID,
+                "kind": _enum(INCIDENT_KINDS),
+                "places": {
+                    "type": "array",
+                    "items": {
+                        "allOf": [
+                            _ref("Place"),
+                            {
+                                "type": "object",
+                                "properties": {"place_type": {"type": "string"}, "rule": {"type": "string"}},
+                            },
+                        ]
+                    },
+                },
+                "raised_at": TIME,
+            },
+        },
+        "FootageRequest": {
+            "type": "object",
+            "required": ["id", "incident_id", "cameras", "window_start", "window_end"],
+            "properties": {
+                "id": ID,
+                "incident_id": ID,
+                "cameras": {"type": "array", "items": _ref("Place")},
+                "window_start": TIME,
+                "window_end": TIME,
+                "requested_at": TIME,
+            },
+        },
+        "Recommendations": {
+            "type": "object",
+            "required": ["target", "unit_kind", "recommendations"],
+            "properties": {
+                "target": {"type": "object"},
+                "unit_kind": _enum(UNIT_KINDS),
+                "assignment_kind": _enum(ASSIGNMENT_KINDS),
+                "wanted_skills": {"type": "array", "items": {"type": "string"}},
+                "routing": {"type": "string", "enum": ["road", "straight_line"]},
+                "recommendations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["unit_id", "eta_s"],
+                        "properties": {
+                            "unit_id": ID,
+                            "callsign": {"type": "string"},
+                            "eta_s": {"type": "number"},
+                            "distance_m": {"type": "number"},
+                            "method": {"type": "string", "enum": ["road", "straight_line"]},
+                            "skill_matches": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
             },
         },
         "AssignmentInput": {
@@ -302,6 +399,8 @@ def _schemas() -> dict[str, Any]:
                 "units": {"type": "array", "items": _ref("Unit")},
                 "incidents": {"type": "array", "items": _ref("Incident")},
                 "assignments": {"type": "array", "items": _ref("Assignment")},
+                "alerts": {"type": "array", "items": _ref("ComplianceAlert")},
+                "footage_requests": {"type": "array", "items": _ref("FootageRequest")},
                 "server_time": TIME,
                 "stale_after_s": {"type": "number"},
             },
@@ -340,6 +439,16 @@ def _item(name: str, schema: str, param: str, *, patch: bool) -> dict[str, Any]:
             "responses": {"200": _answer("OK", _ref(schema)), **ERRORS, **NOT_FOUND, **CONFLICT},
         }
     return item
+
+
+def _recommendations(param: str) -> dict[str, Any]:
+    return {
+        "parameters": [_path_id(param)],
+        "get": {
+            "summary": "Available units of the right kind ranked by ETA (road when a streets layer exists)",
+            "responses": {"200": _answer("OK", _ref("Recommendations")), **ERRORS, **NOT_FOUND},
+        },
+    }
 
 
 @cache
@@ -434,6 +543,34 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/incidents": _collection("incidents", "Incident"),
             "/api/incidents/{incident_id}": _item("incidents", "Incident", "incident_id", patch=True),
+            "/api/incidents/{incident_id}/recommendations": _recommendations("incident_id"),
+            "/api/demonstrations/{demonstration_id}/recommendations": _recommendations("demonstration_id"),
+            "/api/alerts": {
+                "get": {
+                    "summary": "Compliance alerts and footage requests of open incidents; live coverage gaps",
+                    "responses": {"200": _answer("OK", {"type": "object"}), **ERRORS},
+                }
+            },
+            "/api/layers": {
+                "get": {
+                    "summary": "The map layers in use (imported, and packaged defaults for other kinds)",
+                    "responses": {"200": _answer("OK", {"type": "object"}), **ERRORS},
+                }
+            },
+            "/api/layers/{name}.geojson": {
+                "parameters": [_path_id("name")],
+                "get": {
+                    "summary": "One layer as GeoJSON (EPSG:4326)",
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"application/geo+json": {"schema": {"type": "object"}}},
+                        },
+                        **ERRORS,
+                        **NOT_FOUND,
+                    },
+                },
+            },
             "/api/assignments": _collection("assignments", "Assignment"),
             "/api/assignments/{assignment_id}": _item(
                 "assignments", "Assignment", "assignment_id", patch=False

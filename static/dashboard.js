@@ -11,6 +11,8 @@
     seq: null,
     demonstrations: new Map(), units: new Map(), incidents: new Map(), assignments: new Map(),
     positions: new Map(),
+    alerts: new Map(), footage_requests: new Map(),
+    spatial: { unit_fences: {}, demonstration_fences: {}, coverage_gaps: [] },
     skewMs: 0,
     framesSeen: 0,
   };
@@ -20,13 +22,12 @@
   const map = L.map("map", { preferCanvas: true, zoomControl: true }).setView([42.3585, -71.0615], 15);
   const renderer = L.canvas({ padding: 0.4 });
   const base = C.baseLayer(map, config);
-  const placesLayer = L.layerGroup().addTo(map);
   const demoLayer = L.layerGroup().addTo(map);
   const lineLayer = L.layerGroup().addTo(map);
   const incidentLayer = L.layerGroup().addTo(map);
   const unitLayer = L.layerGroup().addTo(map);
   const overlays = {
-    "City places": placesLayer, Demonstrations: demoLayer, "Assignment lines": lineLayer,
+    Demonstrations: demoLayer, "Assignment lines": lineLayer,
     Incidents: incidentLayer, Units: unitLayer,
   };
   L.control.layers(base ? { "Base map": base } : {}, overlays, { collapsed: true }).addTo(map);
@@ -44,8 +45,9 @@
   const markers = { demonstrations: new Map(), areas: new Map(), units: new Map(), incidents: new Map(), lines: new Map() };
   let showLabels = true;
 
+  /* The demonstration's area of operations: the same radius the server's geofences use. */
   function demoRadius(crowd) {
-    return Math.max(40, Math.min(450, 30 + Math.sqrt(crowd || 0) * 4));
+    return 40 + Math.sqrt(Math.max(crowd || 0, 0)) * 2;
   }
 
   function isStale(unit) {
@@ -170,7 +172,10 @@
   }
 
   // --- applying what the server sends ------------------------------------------
-  const dirty = { demonstrations: new Set(), units: new Set(), incidents: new Set(), assignments: new Set(), panels: false };
+  const dirty = {
+    demonstrations: new Set(), units: new Set(), incidents: new Set(), assignments: new Set(),
+    alerts: new Set(), footage_requests: new Set(), panels: false,
+  };
   let renderQueued = false;
 
   function upsert(collection, view) {
@@ -180,10 +185,11 @@
   }
 
   function resetFrom(snapshot) {
-    for (const collection of ["demonstrations", "units", "incidents", "assignments"]) {
+    for (const collection of ["demonstrations", "units", "incidents", "assignments", "alerts", "footage_requests"]) {
       state[collection].clear();
-      for (const view of snapshot[collection]) upsert(collection, view);
+      for (const view of snapshot[collection] || []) upsert(collection, view);
     }
+    if (snapshot.spatial) state.spatial = snapshot.spatial;
     for (const layer of [demoLayer, incidentLayer, unitLayer, lineLayer]) layer.clearLayers();
     for (const m of Object.values(markers)) m.clear();
     state.positions = new Map(Object.entries(snapshot.positions || {}));
@@ -203,6 +209,7 @@
       state.positions.set(unitId, fix);
       dirty.units.add(unitId);
     }
+    if (delta.spatial) { state.spatial = delta.spatial; dirty.panels = true; }
     state.seq = Math.max(state.seq ?? 0, delta.seq);
     state.framesSeen += 1;
     scheduleRender();
@@ -227,6 +234,8 @@
     for (const id of dirty.demonstrations) for (const a of state.assignments.values()) if (a.demonstration_id === id) drawLine(a);
     for (const id of dirty.incidents) for (const a of state.assignments.values()) if (a.incident_id === id) drawLine(a);
     for (const key of ["demonstrations", "incidents", "units", "assignments"]) dirty[key].clear();
+    dirty.alerts?.clear();
+    dirty.footage_requests?.clear();
     document.getElementById("seq").textContent = state.seq === null ? "" : `seq ${state.seq}`;
     // Boards are rebuilt at most twice a second; the map moves every frame.
     if (dirty.panels && performance.now() - lastPanelRender > 500) {
@@ -266,7 +275,63 @@
     return [...state.assignments.values()].filter((a) => a[field] === id && !["completed", "declined", "cancelled"].includes(a.status));
   }
 
+  function placesText(enrichment) {
+    if (!enrichment) return "";
+    const parts = [];
+    if (enrichment.neighborhood) parts.push(enrichment.neighborhood);
+    for (const p of enrichment.city_property || []) parts.push(`on city property: ${p.name}`);
+    for (const p of enrichment.municipal_buildings || []) parts.push(`at ${p.name}`);
+    for (const p of enrichment.sensitive_sites || []) parts.push(`${p.name} (${p.category}) ${Math.round(p.distance_m)} m`);
+    if ((enrichment.cameras || []).length) parts.push(`${enrichment.cameras.length} camera(s) in range`);
+    return parts.join(" · ");
+  }
+
+  function renderAlerts() {
+    const items = [];
+    for (const alert of state.alerts.values()) {
+      const incident = state.incidents.get(alert.incident_id);
+      if (!incident || incident.status !== "open") continue;
+      for (const place of alert.places) {
+        const li = row(
+          `<span class="grow"><strong>${C.esc(C.KIND_LABELS[alert.kind])} at ${C.esc(place.name)}</strong>` +
+          `<span class="rule">${C.esc(place.rule)}</span></span>` +
+          `<span class="age" data-since="${alert.raised_at}"></span>`,
+          () => map.flyTo([incident.lat, incident.lon], Math.max(map.getZoom(), 17)));
+        li.className = "alert-compliance";
+        li.dataset.alert = "compliance";
+        items.push(li);
+      }
+    }
+    for (const request of state.footage_requests.values()) {
+      const incident = state.incidents.get(request.incident_id);
+      if (!incident || incident.status !== "open") continue;
+      const cams = request.cameras.map((c) => c.name).join(", ") || "no city camera in range";
+      const li = row(
+        `<span class="grow"><strong>Preserve footage</strong>: ${C.esc(C.KIND_LABELS[incident.kind])}` +
+        `<span class="rule">${C.esc(cams)} · ${new Date(request.window_start).toLocaleTimeString()}–${new Date(request.window_end).toLocaleTimeString()}</span></span>`,
+        () => map.flyTo([incident.lat, incident.lon], Math.max(map.getZoom(), 17)));
+      li.className = "alert-footage";
+      li.dataset.alert = "footage";
+      items.push(li);
+    }
+    for (const gap of state.spatial.coverage_gaps || []) {
+      const demo = state.demonstrations.get(gap.demonstration_id);
+      const need = gap.missing === "medical_team" ? "medical team" : "de-escalation team";
+      const li = row(
+        `<span class="grow"><strong>Coverage gap</strong>: no ${need} within ${Math.round(gap.within_s / 60)} min of ${C.esc(gap.name)}` +
+        `<span class="rule">${gap.nearest_eta_s === null ? "none available" : "nearest ~" + C.fmtAge(gap.nearest_eta_s)}</span></span>`,
+        () => { if (demo) map.flyTo([demo.lat, demo.lon], Math.max(map.getZoom(), 16)); });
+      li.className = "alert-coverage";
+      li.dataset.alert = "coverage";
+      if (demo) button(li, "Assign", () => openAssign({ demonstrationId: demo.id }));
+      items.push(li);
+    }
+    fill("alerts", items, "No alerts");
+    document.getElementById("alert-count").textContent = items.length;
+  }
+
   function renderPanels() {
+    renderAlerts();
     const open = [...state.incidents.values()].filter((i) => i.status === "open");
     open.sort((a, b) =>
       (C.TRIAGE_RANK[a.triage] ?? 3) - (C.TRIAGE_RANK[b.triage] ?? 3) || b.severity - a.severity ||
@@ -278,7 +343,8 @@
         `<span class="grow"><strong>${C.esc(C.KIND_LABELS[incident.kind])}</strong> ` +
         (incident.triage ? `<span class="badge b-${incident.triage}">${incident.triage}</span> ` : "") +
         `<span class="muted">sev ${incident.severity}</span>` +
-        (sent.length ? ` · ${C.esc(sent.join(", "))}` : ` · <span class="age late">unassigned</span>`) + `</span>` +
+        (sent.length ? ` · ${C.esc(sent.join(", "))}` : ` · <span class="age late">unassigned</span>`) +
+        (incident.enrichment ? `<span class="places">${C.esc(placesText(incident.enrichment))}</span>` : "") + `</span>` +
         `<span class="age" data-since="${incident.reported_at}"></span>`,
         () => map.flyTo([incident.lat, incident.lon], Math.max(map.getZoom(), 16)));
       li.dataset.id = incident.id;
@@ -417,26 +483,79 @@
 
   function openDemoPopup(id, marker) {
     const demo = state.demonstrations.get(id);
+    const near = state.spatial.demonstration_fences[id] || [];
     popupWith(marker,
       `<strong>${C.esc(demo.name)}</strong><br>${demo.status} · crowd ${demo.crowd_estimate.toLocaleString()}<br>` +
-      `tension ${demo.tension} ${C.TENSION_LABELS[demo.tension]}${demo.federal_presence ? "<br><strong>Federal agents present</strong>" : ""}`,
+      `tension ${demo.tension} ${C.TENSION_LABELS[demo.tension]}${demo.federal_presence ? "<br><strong>Federal agents present</strong>" : ""}` +
+      `<div class="places">${C.esc(placesText(demo.enrichment))}${near.length ? "<br>reaches: " + C.esc(near.join("; ")) : ""}</div>` +
+      `<div class="recs" data-recs="demonstration:${id}"></div>`,
       [["Edit", () => openDemoDialog(demo)], ["Assign unit", () => openAssign({ demonstrationId: id })]]);
+    showRecommendations(document.querySelector(`[data-recs="demonstration:${id}"]`), { demonstrationId: id }, () => map.closePopup());
   }
 
   function openIncidentPopup(id, marker) {
     const incident = state.incidents.get(id);
     popupWith(marker,
       `<strong>${C.KIND_LABELS[incident.kind]}</strong>${incident.triage ? " · " + incident.triage : ""} · severity ${incident.severity}<br>` +
-      `${C.esc(incident.note)}<br><span class="muted">reported ${new Date(incident.reported_at).toLocaleTimeString()} by ${C.esc(incident.reported_by)}</span>`,
+      `${C.esc(incident.note)}<br><span class="muted">reported ${new Date(incident.reported_at).toLocaleTimeString()} by ${C.esc(incident.reported_by)}</span>` +
+      `<div class="places">${C.esc(placesText(incident.enrichment))}</div><div class="recs" data-recs="incident:${id}">Finding the nearest units…</div>`,
       [["Assign unit", () => openAssign({ incidentId: id })], ["Resolve", () => resolveIncident(id)]]);
+    showRecommendations(document.querySelector(`[data-recs="incident:${id}"]`), { incidentId: id }, () => map.closePopup());
+  }
+
+  /* Fetch the top units by ETA and offer each as a one-click dispatch. */
+  async function showRecommendations(container, { incidentId, demonstrationId }, after) {
+    if (!container) return;
+    const path = incidentId ? `/api/incidents/${incidentId}/recommendations` : `/api/demonstrations/${demonstrationId}/recommendations`;
+    let answer;
+    try { answer = await api("GET", path); } catch (error) { container.textContent = error.message; return; }
+    container.replaceChildren();
+    if (!answer.recommendations.length) {
+      container.textContent = `No available ${C.UNIT_LABELS[answer.unit_kind].toLowerCase()} team with a fresh position.`;
+      return;
+    }
+    const head = document.createElement("div");
+    head.className = "muted small";
+    head.textContent = `Nearest by ${answer.routing === "road" ? "road" : "straight line"}:`;
+    container.appendChild(head);
+    for (const rec of answer.recommendations) {
+      const line = document.createElement("div");
+      line.className = "rec";
+      line.dataset.unit = rec.unit_id;
+      line.innerHTML = `<span class="grow"><strong>${C.esc(rec.callsign)}</strong> ${C.fmtAge(rec.eta_s)} · ${C.fmtDistance(rec.distance_m)}` +
+        (rec.skill_matches.length ? ` · ${C.esc(rec.skill_matches.join(", "))}` : "") + `</span>`;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "primary";
+      b.textContent = "Dispatch";
+      b.addEventListener("click", async () => {
+        const body = { unit_id: rec.unit_id, kind: answer.assignment_kind };
+        if (incidentId) {
+          body.incident_id = incidentId;
+          const incident = state.incidents.get(incidentId);
+          body.priority = incident?.triage === "immediate" ? 1 : incident?.triage === "delayed" ? 2 : 3;
+        } else {
+          body.demonstration_id = demonstrationId;
+        }
+        try {
+          await api("POST", "/api/assignments", body);
+          C.toast(`${rec.callsign} dispatched`);
+          if (after) after();
+        } catch (error) { C.toast(error.message, true); }
+      });
+      line.appendChild(b);
+      container.appendChild(line);
+    }
   }
 
   function openUnitPopup(id, marker) {
     const unit = state.units.get(id);
     const fix = state.positions.get(id) || unit.position;
+    const inside = state.spatial.unit_fences[id] || [];
     popupWith(marker,
       `<strong>${C.esc(unit.callsign)}</strong> · ${C.UNIT_LABELS[unit.kind]}<br>${unit.status.replaceAll("_", " ")}` +
       `<br>skills: ${C.esc(unit.skills.join(", ") || "none")}` +
+      (inside.length ? `<br>inside: ${C.esc(inside.join("; "))}` : "") +
       (fix ? `<br>fix ${C.fmtAge(C.ageSeconds(fix.at, state.skewMs))} ago, ±${fix.accuracy_m ?? "?"} m` : ""),
       unit.status === "available" ? [["Assign", () => openAssign({ unitId: id })]] : []);
   }
@@ -484,6 +603,7 @@
     f("demo-tension").value = demo ? demo.tension : 1;
     f("demo-status").value = demo ? demo.status : "active";
     f("demo-federal").checked = demo ? demo.federal_presence : false;
+    f("demo-languages").value = demo ? (demo.languages || []).join(", ") : "";
     f("demo-lat").value = demo ? demo.lat : latlng.lat.toFixed(6);
     f("demo-lon").value = demo ? demo.lon : latlng.lng.toFixed(6);
     f("demo-error").textContent = "";
@@ -498,10 +618,12 @@
       name: f("demo-name").value, crowd_estimate: Number(f("demo-crowd").value), tension: Number(f("demo-tension").value),
       status: f("demo-status").value, federal_presence: f("demo-federal").checked,
       lat: Number(f("demo-lat").value), lon: Number(f("demo-lon").value),
+      languages: f("demo-languages").value.split(",").map((x) => x.trim().toLowerCase()).filter(Boolean),
     };
     try {
       if (editing) {
-        const changes = Object.fromEntries(Object.entries(body).filter(([k, v]) => editing[k] !== v));
+        const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+        const changes = Object.fromEntries(Object.entries(body).filter(([k, v]) => !same(editing[k], v)));
         if (Object.keys(changes).length) await api("PATCH", `/api/demonstrations/${editing.id}`, changes);
         C.toast(`${body.name} updated`);
       } else {
@@ -523,11 +645,14 @@
     document.getElementById("incident-where").textContent = `At ${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}`;
     document.getElementById("incident-error").textContent = "";
     document.getElementById("incident-note").value = "";
+    document.getElementById("incident-federal").checked = false;
     syncTriage();
     document.getElementById("incident-dialog").showModal();
   }
   function syncTriage() {
-    document.getElementById("triage-field").hidden = document.getElementById("incident-kind").value !== "injury";
+    const kind = document.getElementById("incident-kind").value;
+    document.getElementById("triage-field").hidden = kind !== "injury";
+    document.getElementById("federal-field").hidden = !["use_of_force", "property_damage"].includes(kind);
   }
   document.getElementById("incident-kind").addEventListener("change", syncTriage);
 
@@ -539,6 +664,7 @@
       note: document.getElementById("incident-note").value,
     };
     if (kind === "injury") body.triage = document.getElementById("incident-triage").value;
+    if (["use_of_force", "property_damage"].includes(kind)) body.federal_involved = document.getElementById("incident-federal").checked;
     const demo = document.getElementById("incident-demo").value;
     if (demo) body.demonstration_id = demo;
     try {
@@ -561,6 +687,7 @@
     if (incidentId) targetSelect.value = `incident:${incidentId}`;
     else if (demonstrationId) targetSelect.value = `demonstration:${demonstrationId}`;
     fillUnits(unitId);
+    assignRecommendations();
     document.getElementById("assign-error").textContent = "";
     document.getElementById("assign-note").value = "";
     document.getElementById("assign-dialog").showModal();
@@ -589,7 +716,19 @@
       `${u.callsign} · ${C.UNIT_LABELS[u.kind]} · ${Number.isFinite(distance) ? C.fmtDistance(distance) : "no fix"}${stale ? " · stale" : ""}`, u.id)));
     if (preferred && units.some(({ u }) => u.id === preferred)) select.value = preferred;
   }
-  document.getElementById("assign-target").addEventListener("change", () => fillUnits(document.getElementById("assign-unit").value));
+  function assignRecommendations() {
+    const { type, id } = selectedTarget();
+    const box = document.getElementById("recommendations");
+    box.textContent = "";
+    if (!id) return;
+    box.textContent = "Finding the nearest units…";
+    showRecommendations(box, type === "incident" ? { incidentId: id } : { demonstrationId: id },
+      () => document.getElementById("assign-dialog").close());
+  }
+  document.getElementById("assign-target").addEventListener("change", () => {
+    fillUnits(document.getElementById("assign-unit").value);
+    assignRecommendations();
+  });
 
   document.getElementById("assign-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -647,16 +786,34 @@
     for (const id of ["btn-new-demo", "btn-log-incident", "btn-assign"]) document.getElementById(id).disabled = true;
   }
 
-  fetch("/api/layers", { credentials: "same-origin" }).then((r) => r.json()).then(({ layers }) => {
-    const colors = { city_property: "#26a69a", municipal_building: "#8d6e63", sensitive_site: "#ec407a" };
-    for (const layer of layers) {
-      L.geoJSON(layer.data, {
-        style: (f) => ({ renderer, color: colors[f.properties.kind] || "#90a4ae", weight: 1, fillOpacity: 0.1 }),
-        pointToLayer: (f, latlng) => L.circleMarker(latlng, { renderer, radius: 5, color: colors[f.properties.kind] || "#90a4ae", weight: 2, fillOpacity: 0.3 }),
-        onEachFeature: (f, l) => l.bindTooltip(`${C.esc(f.properties.name)} · ${C.esc(f.properties.category || f.properties.kind)}`),
-      }).addTo(placesLayer);
+  const layerControl = L.control.layers(null, null, { collapsed: false, position: "topleft" });
+  let importedOverlays = [];
+  const LAYER_COLORS = {
+    city_property: "#26a69a", municipal_building: "#a1887f", sensitive_site: "#ec407a",
+    camera: "#ffee58", neighborhood: "#78909c", streets: "#546e7a",
+  };
+  async function loadLayers() {
+    let listing;
+    try { listing = (await api("GET", "/api/layers")).layers; } catch (_e) { return; }
+    for (const overlay of importedOverlays) { layerControl.removeLayer(overlay); map.removeLayer(overlay); }
+    importedOverlays = [];
+    for (const layer of listing) {
+      const color = LAYER_COLORS[layer.kind] || "#90a4ae";
+      const overlay = L.geoJSON(null, {
+        style: () => ({ renderer, color, weight: layer.kind === "streets" ? 1 : 1.5, opacity: 0.7, fillOpacity: layer.kind === "neighborhood" ? 0 : 0.12 }),
+        pointToLayer: (f, latlng) => L.circleMarker(latlng, { renderer, radius: 5, color, weight: 2, fillOpacity: 0.35 }),
+        onEachFeature: (f, l) => { if (f.properties && f.properties.name) l.bindTooltip(`${C.esc(f.properties.name)} · ${C.esc(f.properties.category || layer.kind)}`); },
+      });
+      overlay.layerKind = layer.kind;
+      fetch(layer.url, { credentials: "same-origin" }).then((r) => r.json()).then((data) => overlay.addData(data)).catch(() => {});
+      // Streets and neighborhoods are context: off until asked for; places of the order's rules are on.
+      if (!["streets", "neighborhood"].includes(layer.kind)) overlay.addTo(map);
+      layerControl.addOverlay(overlay, `${layer.name} (${layer.kind.replace("_", " ")}, ${layer.features})`);
+      importedOverlays.push(overlay);
     }
-  }).catch(() => {});
+    if (listing.length) layerControl.addTo(map);
+  }
+  loadLayers();
 
   // --- live connection ------------------------------------------------------------
   const conn = document.getElementById("conn");
@@ -675,6 +832,7 @@
     if (/sign in|session/i.test(error.message || "")) window.location.href = "/login";
   });
   socket.on("snapshot", (snapshot) => resetFrom(snapshot));
+  socket.on("layers", () => loadLayers());
   socket.on("resync", (message) => {
     if (state.seq !== null && message.from_seq !== state.seq) { state.seq = null; sync(); return; }
     applyDelta(message);

@@ -42,7 +42,8 @@ class _KindIndex:
         self.tree = shapely.STRtree(self.geometries)
 
     def containing(self, point: shapely.Point) -> np.ndarray:
-        return self.tree.query(point, predicate="intersects")
+        hits: np.ndarray = self.tree.query(point, predicate="intersects")
+        return hits
 
     def within(self, point: shapely.Point, distance: float) -> tuple[np.ndarray, np.ndarray]:
         """Return indices of features within `distance` metres and their distances, nearest first."""

@@ -152,7 +152,7 @@ class Monitor:
                 nearest = distance[:, mask].min(axis=1) * self.detour_factor / self.speed_mps
             else:
                 nearest = np.full(len(demos), np.inf)
-            for i in np.flatnonzero(applies & (nearest > self.coverage_s)):
+            for i in (int(k) for k in np.flatnonzero(applies & (nearest > self.coverage_s))):
                 gaps.append(
                     {
                         "demonstration_id": demos[i].demonstration_id,

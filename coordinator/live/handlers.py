@@ -45,7 +45,7 @@ class SocketHandlers:
     def __init__(self, hub: LiveHub, service: Coordinator) -> None:
         self.hub = hub
         self.service = service
-        self.actors: dict[str, Actor] = {}
+        self.actors = hub.sockets
 
     def _resolve(self, auth: Any) -> Actor:
         token = auth.get("token") if isinstance(auth, Mapping) else None

@@ -20,16 +20,20 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
+from ..actors import Actor
 from ..config import Settings
-from ..domain.events import StoredEvent
+from ..domain.events import API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, StoredEvent
 from ..domain.projection import Touched, touched_by
 from ..domain.timefmt import iso
+from ..geo.monitor import DemonstrationArea, UnitPoint
+from ..geo.runtime import GeoService
 from ..service import Coordinator
 from ..store.protocols import Fix
 
 log = logging.getLogger(__name__)
 
 DASHBOARDS = "dashboards"
+REVOCATIONS = (API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED)
 MAX_RESYNC_EVENTS = 5000
 
 
@@ -38,10 +42,18 @@ def unit_room(unit_id: str) -> str:
 
 
 class LiveHub:
-    def __init__(self, socketio: SocketIO, service: Coordinator, settings: Settings) -> None:
+    def __init__(
+        self, socketio: SocketIO, service: Coordinator, settings: Settings, geo: GeoService | None = None
+    ) -> None:
         self.socketio = socketio
         self.service = service
         self.settings = settings
+        self.geo = geo
+        # The last geofence and coverage state sent; a frame carries it again when it changes.
+        self.spatial: dict[str, Any] = {"unit_fences": {}, "demonstration_fences": {}, "coverage_gaps": []}
+        self._spatial_changed = False
+        self._next_layer_check = 0.0
+        self._next_purge = 0.0
         self.live_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending_events: list[StoredEvent] = []
@@ -52,6 +64,9 @@ class LiveHub:
         self._running = False
         self.frame_seq = service.state.seq
         self.unit_sids: dict[str, set[str]] = defaultdict(set)
+        # Every connected socket and who it is, so a revoked credential can be cut off.
+        self.sockets: dict[str, Actor] = {}
+        self._revoked: list[StoredEvent] = []
         self._last_sent: dict[str, float] = {}
         self.stats = {"frames": 0, "fixes_in_frames": 0, "fixes_superseded": 0, "unit_pushes": 0}
         service.on_events(self._on_events)
@@ -62,6 +77,7 @@ class LiveHub:
     def _on_events(self, events: list[StoredEvent], touched: list[Touched]) -> None:
         with self._pending_lock:
             self._pending_events.extend(events)
+            self._revoked.extend(e for e in events if e.type in REVOCATIONS)
             for item in touched:
                 self._pending_touched[item] = None
                 if item[0] == "assignments":
@@ -94,13 +110,17 @@ class LiveHub:
             self._wake.wait(timeout=max(0.0, next_frame - time.monotonic()))
             self._wake.clear()
             try:
+                self.disconnect_revoked()
                 self.push_to_units()
                 if time.monotonic() >= next_frame:
                     next_frame = time.monotonic() + interval
                     self.service.catch_up()
+                    self.evaluate_spatial()
                     self.emit_frame()
                     self.service.flush_fixes()
                     self.redeliver()
+                    self._check_layers()
+                    self._apply_retention()
             except Exception:  # the loop must outlive one bad tick; the error is logged
                 log.exception("live tick failed")
         self.service.flush_fixes()
@@ -120,7 +140,8 @@ class LiveHub:
 
     def _emit_frame_locked(self) -> dict[str, Any] | None:
         events, touched, fixes = self._drain()
-        if not events and not fixes:
+        spatial_changed, self._spatial_changed = self._spatial_changed, False
+        if not events and not fixes and not spatial_changed:
             return None
         frame: dict[str, Any] = {
             "from_seq": self.frame_seq,
@@ -130,6 +151,8 @@ class LiveHub:
             "positions": {unit_id: fix.view() for unit_id, fix in fixes.items()},
             "at": iso(self.service.clock()),
         }
+        if spatial_changed:
+            frame["spatial"] = self.spatial
         self.socketio.emit("frame", frame, to=DASHBOARDS)
         self.frame_seq = frame["seq"]
         self.stats["frames"] += 1
@@ -143,6 +166,62 @@ class LiveHub:
             if view is not None:
                 changes[collection][entity_id] = view
         return dict(changes)
+
+    # --- geofences, coverage and layers ---------------------------------------
+
+    def evaluate_spatial(self) -> None:
+        """Recompute who is inside which fence and where coverage is missing."""
+        monitor = self.geo.snapshot.monitor if self.geo is not None else None
+        if monitor is None:
+            return
+        now = self.service.clock()
+        with self.service.lock:
+            units = list(self.service.state.units.values())
+            demos = [
+                DemonstrationArea(d.id, d.name, d.status, d.tension, d.lat, d.lon, d.crowd_estimate, d.area)
+                for d in self.service.state.demonstrations.values()
+            ]
+        points = []
+        for unit in units:
+            fix = self.service.positions.get(unit.id)
+            if fix is None:
+                continue
+            fresh = not self.service.is_stale(fix, now)
+            points.append(
+                UnitPoint(unit.id, unit.kind, fresh and unit.status == "available", fix.lat, fix.lon)
+            )
+        result = monitor.evaluate(points, demos)
+        spatial = {
+            "unit_fences": result.unit_fences,
+            "demonstration_fences": result.demonstration_fences,
+            "coverage_gaps": result.coverage_gaps,
+        }
+        if spatial != self.spatial:
+            self.spatial = spatial
+            self._spatial_changed = True
+
+    def _apply_retention(self) -> None:
+        days = self.settings.retain_fixes_days
+        if days is None or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + 3600.0
+        removed = self.service.purge_fixes(older_than_days=days)
+        if removed:
+            log.info("retention: deleted %d position fixes older than %g days", removed, days)
+
+    def _check_layers(self) -> None:
+        """Pick up layers imported while running, building off the frame loop."""
+        if self.geo is None or time.monotonic() < self._next_layer_check:
+            return
+        self._next_layer_check = time.monotonic() + 5.0
+        self.socketio.start_background_task(self._reload_layers)
+
+    def _reload_layers(self) -> None:
+        try:
+            if self.geo is not None and self.geo.load():
+                self.socketio.emit("layers", {"layers": self.geo.layers()}, to=DASHBOARDS)
+        except Exception:
+            log.exception("reloading map layers failed; keeping the previous ones")
 
     # --- dashboards ---------------------------------------------------------
 
@@ -175,6 +254,7 @@ class LiveHub:
     def _send_snapshot(self, sid: str) -> str:
         snapshot = self.service.snapshot()
         snapshot["positions"] = self._all_positions()
+        snapshot["spatial"] = self.spatial
         self.socketio.emit("snapshot", snapshot, to=sid)
         return "snapshot"
 
@@ -194,6 +274,22 @@ class LiveHub:
 
     def _all_positions(self) -> dict[str, Any]:
         return self.service.all_positions()
+
+    # --- credentials ----------------------------------------------------------
+
+    def disconnect_revoked(self) -> None:
+        """Close the live sockets of credentials revoked since the last tick."""
+        with self._pending_lock:
+            revoked, self._revoked = self._revoked, []
+        for event in revoked:
+            for sid, actor in list(self.sockets.items()):
+                if (
+                    event.type == API_TOKEN_REVOKED
+                    and actor.kind == "token"
+                    and actor.name == event.payload["name"]
+                ) or (event.type == UNIT_TOKEN_REVOKED and actor.unit_id == event.payload["unit_id"]):
+                    log.info("disconnecting %s: its credential was revoked", actor.label)
+                    self.socketio.server.disconnect(sid, namespace="/")
 
     # --- units --------------------------------------------------------------
 

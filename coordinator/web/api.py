@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from ..domain import validation as v
 from ..domain.errors import NotFound, ValidationError
 from ..domain.timefmt import now_utc
-from ..layers import default_layers
+from ..geo.runtime import GeoService
 from ..openapi import openapi_document
+from ..recommendations import recommend
 from ..security import new_token, token_digest
 from .context import current_actor, idempotency_key, json_body, service
 
@@ -221,7 +222,58 @@ def change_status(assignment_id: str) -> tuple[Response, int]:
     return _run(command)
 
 
+def _geo() -> GeoService:
+    geo: GeoService = current_app.extensions["coordinator.geo"]
+    return geo
+
+
 @bp.get("/layers")
 def layers() -> Response:
     current_actor().require("viewer")
-    return jsonify({"layers": default_layers()})
+    return jsonify({"layers": _geo().layers()})
+
+
+@bp.get("/layers/<name>.geojson")
+def layer_geojson(name: str) -> Response:
+    current_actor().require("viewer")
+    found = _geo().layer_geojson(name)
+    if found is None:
+        raise NotFound(f"no layer '{name}'", field="name")
+    if isinstance(found, str):
+        return Response(found, mimetype="application/geo+json")
+    return send_file(found, mimetype="application/geo+json", max_age=0)
+
+
+@bp.get("/incidents/<incident_id>/recommendations")
+def incident_recommendations(incident_id: str) -> Response:
+    current_actor().require("viewer")
+    _existing("incidents", incident_id)
+    return jsonify(recommend(service(), _geo(), incident_id=incident_id))
+
+
+@bp.get("/demonstrations/<demonstration_id>/recommendations")
+def demonstration_recommendations(demonstration_id: str) -> Response:
+    current_actor().require("viewer")
+    _existing("demonstrations", demonstration_id)
+    return jsonify(recommend(service(), _geo(), demonstration_id=demonstration_id))
+
+
+@bp.get("/alerts")
+def alerts() -> Response:
+    """Compliance alerts and footage requests of open incidents, and live coverage gaps."""
+    current_actor().require("viewer")
+    svc = service()
+    with svc.lock:
+        open_incidents = {i.id for i in svc.state.incidents.values() if i.status == "open"}
+        compliance = [a.view() for a in svc.state.alerts.values() if a.incident_id in open_incidents]
+        footage = [f.view() for f in svc.state.footage_requests.values()]
+    hub = current_app.extensions["coordinator.hub"]
+    return jsonify(
+        {
+            "compliance": compliance,
+            "footage_requests": footage,
+            "coverage_gaps": hub.spatial["coverage_gaps"],
+            "unit_fences": hub.spatial["unit_fences"],
+            "demonstration_fences": hub.spatial["demonstration_fences"],
+        }
+    )

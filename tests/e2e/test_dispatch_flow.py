@@ -82,6 +82,10 @@ def test_tablet_queues_actions_while_the_server_is_down_and_sends_them_once_in_o
         "/api/assignments", json={"unit_id": unit["id"], "kind": "medical_aid", "incident_id": incident["id"]}
     ).json()
     expect(tablet.locator("#assignment")).to_be_visible(timeout=5_000)
+    deadline = time.monotonic() + 5
+    while e2e_api.get(f"/api/assignments/{assignment['id']}").json()["status"] != "delivered":
+        assert time.monotonic() < deadline, "the tablet never confirmed receipt"
+        time.sleep(0.05)
 
     server.kill()
     expect(tablet.locator("#conn")).to_contain_text("Offline", timeout=15_000)

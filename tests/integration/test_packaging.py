@@ -51,11 +51,12 @@ def test_installed_package_finds_its_assets_outside_the_checkout(tmp_path: Path)
         timeout=300,
     )
     probe = (
-        "import coordinator.resources as r, coordinator.layers as l; "
-        "print(r.asset_dir('templates')); print(len(l.default_layers()))"
+        "import coordinator.resources as r; "
+        "print(r.asset_dir('templates')); "
+        "print(sorted(p.name for p in r.asset_dir('maps').glob('*.geojson')))"
     )
     out = subprocess.run(
         [str(python), "-c", probe], cwd=tmp_path, check=True, capture_output=True, text=True, timeout=60
-    ).stdout.split()
+    ).stdout.splitlines()
     assert "site-packages" in out[0] and out[0].endswith("coordinator/templates")
-    assert int(out[1]) >= 1
+    assert "boston-places.geojson" in out[1]

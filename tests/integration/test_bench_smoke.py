@@ -1,0 +1,48 @@
+"""The benchmark scripts still run: each is started with --smoke and must print its JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_routing_benchmark_smoke() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_routing.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "routing"
+    assert (figures["targets"], figures["units"]) == (10, 100)
+    assert 12_000 <= figures["nodes"] <= 15_000
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["max_ms"]
+    assert figures["recommended_by_road"] > 0
+
+
+def test_import_benchmark_smoke() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_import.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "layer_import"
+    assert figures["smoke"] is True
+    assert [(layer["name"], layer["features"]) for layer in figures["layers"]] == [
+        ("hospitals", 30),
+        ("courthouses", 18),
+    ]
+    assert figures["total_s"] > 0
