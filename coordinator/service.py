@@ -134,7 +134,13 @@ class Coordinator:
         With an idempotency key, a command already carried out under the same
         key by the same actor is not applied again: its first answer is returned.
         """
-        scoped_key = None if idempotency_key is None else f"{actor}\x1f{idempotency_key}"
+        # A key is the caller's and the command kind's: the same key sent with another
+        # kind of command is a different request, not a retry.
+        scoped_key = (
+            None
+            if idempotency_key is None
+            else f"{actor}\x1f{type(command).__name__}\x1f{idempotency_key}"
+        )
         with self.lock:
             command = self._enriched(command)
             for _attempt in range(10):

@@ -140,7 +140,10 @@ def utm_crs(lat: float, lon: float) -> CRS:
     """The WGS 84 UTM zone of a point."""
     # The query costs tens of milliseconds, and zone borders fall on whole
     # degrees, so the answer for a one-degree cell is remembered.
-    return _utm_crs_of_cell(floor(lat), floor(lon))
+    # UTM covers 80 S to 84 N; the antimeridian (lon 180) belongs to the cell just west of it.
+    lat_cell = min(max(floor(lat), -80), 83)
+    lon_cell = min(max(floor(lon), -180), 179)
+    return _utm_crs_of_cell(lat_cell, lon_cell)
 
 
 @lru_cache(maxsize=64)

@@ -23,6 +23,7 @@ from coordinator.geo.recommend import (
     Candidate,
     Recommendation,
     rank,
+    utm_crs,
 )
 from coordinator.geo.routing import StreetGraph
 
@@ -386,3 +387,10 @@ def assert_same(got: Sequence[Recommendation], expected: Sequence[Reference]) ->
         assert mine.method == theirs.method
         assert mine.eta_s == pytest.approx(theirs.eta_s, abs=1e-6)
         assert mine.distance_m == pytest.approx(theirs.distance_m, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"), [(0.0, 180.0), (-90.0, -180.0), (90.0, 179.99), (84.5, 0.0), (-85.0, 10.0)]
+)
+def test_a_utm_zone_is_found_at_the_edges_of_the_map(lat: float, lon: float) -> None:
+    assert utm_crs(lat, lon).utm_zone is not None

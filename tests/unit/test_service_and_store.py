@@ -611,3 +611,16 @@ def test_same_key_for_a_no_op_racing_on_another_node_is_replayed(
     finally:
         ours.log.close()
         ours.tracks.close()
+
+
+def test_one_idempotency_key_on_two_kinds_of_command_is_two_requests(coordinator: Coordinator) -> None:
+    demo = coordinator.execute(
+        v.create_demonstration({"name": "Rally", "lat": 42.36, "lon": -71.06}),
+        actor="ops",
+        idempotency_key="k1",
+    )
+    incident = coordinator.execute(
+        v.report_incident({"kind": "other", "lat": 42.36, "lon": -71.06}), actor="ops", idempotency_key="k1"
+    )
+    assert not incident.replayed
+    assert demo.body["id"].startswith("dem-") and incident.body["id"].startswith("inc-")
