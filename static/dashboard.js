@@ -190,6 +190,7 @@
       for (const view of snapshot[collection] || []) upsert(collection, view);
     }
     if (snapshot.spatial) state.spatial = snapshot.spatial;
+    dirty.panels = true; // an empty operation still shows its empty boards
     for (const layer of [demoLayer, incidentLayer, unitLayer, lineLayer]) layer.clearLayers();
     for (const m of Object.values(markers)) m.clear();
     state.positions = new Map(Object.entries(snapshot.positions || {}));
