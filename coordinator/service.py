@@ -137,9 +137,7 @@ class Coordinator:
         # A key is the caller's and the command kind's: the same key sent with another
         # kind of command is a different request, not a retry.
         scoped_key = (
-            None
-            if idempotency_key is None
-            else f"{actor}\x1f{type(command).__name__}\x1f{idempotency_key}"
+            None if idempotency_key is None else f"{actor}\x1f{type(command).__name__}\x1f{idempotency_key}"
         )
         with self.lock:
             command = self._enriched(command)
