@@ -14,7 +14,7 @@ from .live.hub import LiveHub
 from .resources import asset_dir
 from .service import Coordinator
 from .store.sqlite import SqliteEventLog, SqliteTrackStore
-from .web import api, errors, headers, pages
+from .web import api, errors, headers, limits, pages
 
 
 def create_app(settings: Settings) -> Flask:
@@ -62,10 +62,11 @@ def create_app(settings: Settings) -> Flask:
     )
     hub = LiveHub(socketio, service, settings, geo)
     app.extensions["coordinator.hub"] = hub
-    handlers.register(socketio, hub, service)
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    budget = limits.register(app)
+    handlers.register(socketio, hub, service, budget)
     errors.register(app)
     headers.register(app, tile_url=settings.tile_url)
     return app

@@ -21,6 +21,7 @@ from ..domain import validation as v
 from ..domain.errors import DomainError, Forbidden, NotFound, ValidationError
 from ..domain.timefmt import now_utc
 from ..service import Coordinator
+from ..web.limits import Budget
 from .hub import LiveHub
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,9 @@ log = logging.getLogger(__name__)
 Answer = dict[str, Any]
 
 
-def register(socketio: SocketIO, hub: LiveHub, service: Coordinator) -> None:
+def register(socketio: SocketIO, hub: LiveHub, service: Coordinator, budget: Budget) -> None:
     """Attach the socket event handlers."""
-    handlers = SocketHandlers(hub, service)
+    handlers = SocketHandlers(hub, service, budget)
     socketio.on_event("connect", handlers.on_connect)
     socketio.on_event("disconnect", handlers.on_disconnect)
     socketio.on_event("sync", handlers.guarded(handlers.sync))
@@ -42,9 +43,10 @@ def register(socketio: SocketIO, hub: LiveHub, service: Coordinator) -> None:
 class SocketHandlers:
     """One instance per app: knows which actor each connected socket is."""
 
-    def __init__(self, hub: LiveHub, service: Coordinator) -> None:
+    def __init__(self, hub: LiveHub, service: Coordinator, budget: Budget) -> None:
         self.hub = hub
         self.service = service
+        self.budget = budget
         self.actors = hub.sockets
 
     def _resolve(self, auth: Any) -> Actor:
@@ -145,6 +147,7 @@ class SocketHandlers:
         elif kind == "incident":
             command = v.report_incident(payload)
             status = 201
+            self.budget.spend(unit_id)
         else:
             command = v.update_unit(unit_id, {"status": payload.get("status")})
         result = self.service.execute(command, actor=actor.label, idempotency_key=key, success_status=status)

@@ -14,6 +14,7 @@ from ..openapi import openapi_document
 from ..recommendations import recommend
 from ..security import new_token, token_digest
 from .context import current_actor, idempotency_key, json_body, service
+from .limits import spend_field_report
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -167,7 +168,9 @@ def report_incident() -> tuple[Response, int]:
     actor = current_actor()
     if not actor.is_unit:
         actor.require("supervisor")
-    return _run(v.report_incident(json_body()), status=201)
+    command = v.report_incident(json_body())
+    spend_field_report()
+    return _run(command, status=201)
 
 
 @bp.get("/incidents/<incident_id>")

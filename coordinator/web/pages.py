@@ -11,6 +11,7 @@ from ..actors import actor_for_user
 from ..domain.errors import DomainError
 from ..security import same, verify_password
 from .context import csrf_token, service, settings
+from .limits import RateLimited, spend_login_attempt
 
 bp = Blueprint("pages", __name__)
 
@@ -54,6 +55,10 @@ def login() -> str:
 
 @bp.post("/login")
 def login_submit() -> tuple[str, int] | BaseResponse:
+    try:
+        spend_login_attempt()
+    except RateLimited as exc:
+        return render_template("login.html", csrf=csrf_token(), error=exc.message), 429
     sent = request.form.get("csrf", "")
     if not sent or not same(sent, str(session.get("csrf", ""))):
         return render_template("login.html", csrf=csrf_token(), error="Form expired; try again."), 400
