@@ -345,6 +345,7 @@
         (incident.triage ? `<span class="badge b-${incident.triage}">${incident.triage}</span> ` : "") +
         `<span class="muted">sev ${incident.severity}</span>` +
         (sent.length ? ` · ${C.esc(sent.join(", "))}` : ` · <span class="age late">unassigned</span>`) +
+        ((incident.note_flags || []).length ? ` <span class="badge b-stale" title="The note seems to hold personal details">note: ${C.esc(incident.note_flags.join(", "))}?</span>` : "") +
         (incident.enrichment ? `<span class="places">${C.esc(placesText(incident.enrichment))}</span>` : "") + `</span>` +
         `<span class="age" data-since="${incident.reported_at}"></span>`,
         () => map.flyTo([incident.lat, incident.lon], Math.max(map.getZoom(), 16)));
@@ -671,7 +672,9 @@
     try {
       const incident = await api("POST", "/api/incidents", body, { "Idempotency-Key": C.newKey() });
       document.getElementById("incident-dialog").close();
-      C.toast(`${C.KIND_LABELS[kind]} logged`);
+      C.toast((incident.note_flags || []).length
+        ? `${C.KIND_LABELS[kind]} logged. The note seems to hold a ${incident.note_flags.join(" and ")}: remove personal details.`
+        : `${C.KIND_LABELS[kind]} logged`, (incident.note_flags || []).length > 0);
       upsert("incidents", incident);
       scheduleRender();
       if (kind === "injury") openAssign({ incidentId: incident.id });

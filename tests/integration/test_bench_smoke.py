@@ -46,3 +46,17 @@ def test_import_benchmark_smoke() -> None:
         ("courthouses", 18),
     ]
     assert figures["total_s"] > 0
+
+
+def test_spatial_benchmark_smoke() -> None:
+    run = subprocess.run(
+        [sys.executable, "bench/bench_spatial.py", "--smoke"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == "spatial" and result["units"] == 100 and result["p95_ms"] > 0
