@@ -132,6 +132,12 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="base map tile URL template; 'none' for no base map",
     )
     p.add_argument(
+        "--session-lifetime",
+        type=float,
+        default=env_float("COORDINATOR_SESSION_LIFETIME", 12 * 3600),
+        help="seconds a dashboard sign-in lasts (default 12 hours)",
+    )
+    p.add_argument(
         "--insecure-cookies",
         action="store_true",
         help="allow the session cookie over plain HTTP (behind no TLS proxy)",
@@ -194,6 +200,7 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
         secure_cookies=not (args.insecure_cookies or demo),
         demo=demo,
         retain_fixes_days=getattr(args, "retain_fixes_days", None),
+        session_lifetime_s=int(args.session_lifetime),
         **extra,
     )
 

@@ -51,6 +51,8 @@ class Server:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
+    # Plain HTTP in tests needs a cookie without the Secure flag.
+    insecure_cookies: bool = True
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -71,7 +73,7 @@ class Server:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
-                "--insecure-cookies",
+                *(["--insecure-cookies"] if self.insecure_cookies else []),
                 "--tile-url",
                 "none",
                 *self.extra_args,
