@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -69,6 +69,9 @@ class TrackStore(Protocol):
         """Return the newest fix of each unit."""
 
     def count(self) -> int: ...
+
+    def fixes_between(self, start: str, end: str) -> Iterator[Fix]:
+        """Yield the fixes taken in [start, end), ordered by unit, then time."""
 
     def purge_before(self, at: str) -> int:
         """Delete fixes taken before `at`; events are never purged."""
