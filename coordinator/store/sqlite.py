@@ -171,20 +171,20 @@ class SqliteTrackStore:
 
     def fixes_between(self, start: str, end: str, *, batch: int = 50_000) -> Iterator[Fix]:
         """Yield the fixes taken in [start, end), by unit then time, a batch at a time."""
-        cursor_unit, cursor_at = "", ""
+        cursor = ("", "", 0)  # (unit, time, rowid): rowid breaks ties of one unit's equal times
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT unit_id, at, lat, lon, accuracy_m, received_at FROM fixes"
-                    " WHERE at >= ? AND at < ? AND (unit_id > ? OR (unit_id = ? AND at > ?))"
-                    " ORDER BY unit_id, at LIMIT ?",
-                    (start, end, cursor_unit, cursor_unit, cursor_at, batch),
+                    "SELECT unit_id, at, lat, lon, accuracy_m, received_at, rowid FROM fixes"
+                    " WHERE at >= ? AND at < ? AND (unit_id, at, rowid) > (?, ?, ?)"
+                    " ORDER BY unit_id, at, rowid LIMIT ?",
+                    (start, end, *cursor, batch),
                 ).fetchall()
             if not rows:
                 return
             for r in rows:
                 yield Fix(r[0], r[2], r[3], r[4], r[1], r[5])
-            cursor_unit, cursor_at = rows[-1][0], rows[-1][1]
+            cursor = (rows[-1][0], rows[-1][1], rows[-1][6])
 
     def purge_before(self, at: str) -> int:
         """Delete fixes taken before `at` (ISO 8601 UTC); return how many went."""
