@@ -170,7 +170,10 @@ class SqliteTrackStore:
         return int(n)
 
     def fixes_between(self, start: str, end: str, *, batch: int = 50_000) -> Iterator[Fix]:
-        """Yield the fixes taken in [start, end), by unit then time, a batch at a time."""
+        """Yield the fixes taken in [start, end), by unit then time, a batch at a time.
+
+        Times compare as text: pass them as `timefmt.iso` writes them.
+        """
         cursor = ("", "", 0)  # (unit, time, rowid): rowid breaks ties of one unit's equal times
         while True:
             with self._lock:
