@@ -545,6 +545,26 @@ def openapi_document() -> dict[str, Any]:
             "/api/incidents/{incident_id}": _item("incidents", "Incident", "incident_id", patch=True),
             "/api/incidents/{incident_id}/recommendations": _recommendations("incident_id"),
             "/api/demonstrations/{demonstration_id}/recommendations": _recommendations("demonstration_id"),
+            "/api/replay": {
+                "get": {
+                    "summary": "The time span of the operation in the event log, for replay",
+                    "responses": {"200": _answer("OK", {"type": "object"}), **ERRORS},
+                }
+            },
+            "/api/replay/state": {
+                "get": {
+                    "summary": "The state at a past moment, rebuilt from the event log",
+                    "parameters": [
+                        {
+                            "name": "at",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "format": "date-time"},
+                        }
+                    ],
+                    "responses": {"200": _answer("OK", _ref("State")), **ERRORS},
+                }
+            },
             "/api/alerts": {
                 "get": {
                     "summary": "Compliance alerts and footage requests of open incidents; live coverage gaps",

@@ -819,6 +819,77 @@
   }
   loadLayers();
 
+  // --- replay -------------------------------------------------------------------------
+  /* The past is rebuilt by the server from the event log for each moment shown. */
+  const replay = { active: false, playing: null, pending: null, inFlight: false };
+  state.replay = replay;
+  const slider = document.getElementById("replay-slider");
+
+  async function seek(ms) {
+    replay.pending = ms;
+    if (replay.inFlight) return; // the newest request wins; older ones are skipped
+    replay.inFlight = true;
+    while (replay.pending !== null) {
+      const target = replay.pending;
+      replay.pending = null;
+      try {
+        const snapshot = await api("GET", `/api/replay/state?at=${encodeURIComponent(new Date(target).toISOString())}`);
+        if (!replay.active) break;
+        document.getElementById("feed").replaceChildren();
+        resetFrom(snapshot);
+        const label = new Date(target).toLocaleString();
+        document.getElementById("replay-time").textContent = label;
+        setConn("replay", `Replay · ${new Date(target).toLocaleTimeString()}`);
+      } catch (error) { C.toast(error.message, true); }
+    }
+    replay.inFlight = false;
+  }
+
+  async function startReplay() {
+    const span = await api("GET", "/api/replay");
+    if (!span.start) { C.toast("Nothing recorded yet"); return; }
+    replay.active = true;
+    slider.min = Date.parse(span.start);
+    slider.max = Date.parse(span.end);
+    slider.value = slider.max;
+    document.getElementById("replay-bar").hidden = false;
+    for (const id of ["btn-new-demo", "btn-log-incident", "btn-assign"]) document.getElementById(id).disabled = true;
+    seek(Number(slider.value));
+  }
+
+  function stopReplay() {
+    pause();
+    replay.active = false;
+    document.getElementById("replay-bar").hidden = true;
+    if (config.user.role !== "viewer") {
+      for (const id of ["btn-new-demo", "btn-log-incident", "btn-assign"]) document.getElementById(id).disabled = false;
+    }
+    document.getElementById("feed").replaceChildren();
+    state.seq = null;
+    setConn(socket.connected ? "live" : "offline", socket.connected ? "Live" : "Offline · reconnecting");
+    sync();
+  }
+
+  function pause() {
+    clearInterval(replay.playing);
+    replay.playing = null;
+    document.getElementById("replay-play").textContent = "Play";
+  }
+
+  document.getElementById("replay-play").addEventListener("click", () => {
+    if (replay.playing) { pause(); return; }
+    document.getElementById("replay-play").textContent = "Pause";
+    replay.playing = setInterval(() => {
+      const next = Number(slider.value) + 500 * Number(document.getElementById("replay-speed").value);
+      if (next >= Number(slider.max)) { slider.value = slider.max; seek(Number(slider.max)); pause(); return; }
+      slider.value = next;
+      seek(next);
+    }, 500);
+  });
+  slider.addEventListener("input", () => seek(Number(slider.value)));
+  document.getElementById("btn-replay").addEventListener("click", () => { if (replay.active) stopReplay(); else startReplay(); });
+  document.getElementById("replay-exit").addEventListener("click", stopReplay);
+
   // --- live connection ------------------------------------------------------------
   const conn = document.getElementById("conn");
   function setConn(kind, text) { conn.className = `conn ${kind}`; conn.textContent = text; }
@@ -829,19 +900,21 @@
       if (!answer || !answer.ok) C.toast(`Live feed refused: ${answer ? answer.error : "no answer"}`, true);
     });
   }
-  socket.on("connect", () => { setConn("live", "Live"); sync(); });
+  socket.on("connect", () => { if (!replay.active) { setConn("live", "Live"); sync(); } });
   socket.on("disconnect", () => setConn("offline", "Offline · reconnecting"));
   socket.on("connect_error", (error) => {
     setConn("offline", "Offline · reconnecting");
     if (/sign in|session/i.test(error.message || "")) window.location.href = "/login";
   });
-  socket.on("snapshot", (snapshot) => resetFrom(snapshot));
+  socket.on("snapshot", (snapshot) => { if (!replay.active) resetFrom(snapshot); });
   socket.on("layers", () => loadLayers());
   socket.on("resync", (message) => {
+    if (replay.active) return;
     if (state.seq !== null && message.from_seq !== state.seq) { state.seq = null; sync(); return; }
     applyDelta(message);
   });
   socket.on("frame", (frame) => {
+    if (replay.active) return; // the past is on screen; live resumes with a fresh snapshot
     if (state.seq === null) return; // a snapshot is on its way
     if (frame.from_seq > state.seq) { sync(); return; } // a gap: ask for exactly what we missed
     applyDelta(frame);

@@ -73,6 +73,9 @@ class TrackStore(Protocol):
     def fixes_between(self, start: str, end: str) -> Iterator[Fix]:
         """Yield the fixes taken in [start, end), ordered by unit, then time."""
 
+    def latest_at(self, unit_ids: Sequence[str], at: str) -> dict[str, Fix]:
+        """Return each unit's newest fix taken at or before `at`."""
+
     def purge_before(self, at: str) -> int:
         """Delete fixes taken before `at`; events are never purged."""
 

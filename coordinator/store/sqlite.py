@@ -189,6 +189,20 @@ class SqliteTrackStore:
                 yield Fix(r[0], r[2], r[3], r[4], r[1], r[5])
             cursor = (rows[-1][0], rows[-1][1], rows[-1][6])
 
+    def latest_at(self, unit_ids: Sequence[str], at: str) -> dict[str, Fix]:
+        """Return each unit's newest fix taken at or before `at` (one index seek per unit)."""
+        found: dict[str, Fix] = {}
+        with self._lock:
+            for unit_id in unit_ids:
+                row = self._conn.execute(
+                    "SELECT at, lat, lon, accuracy_m, received_at FROM fixes"
+                    " WHERE unit_id = ? AND at <= ? ORDER BY at DESC LIMIT 1",
+                    (unit_id, at),
+                ).fetchone()
+                if row is not None:
+                    found[unit_id] = Fix(unit_id, row[1], row[2], row[3], row[0], row[4])
+        return found
+
     def purge_before(self, at: str) -> int:
         """Delete fixes taken before `at` (ISO 8601 UTC); return how many went."""
         with self._lock:

@@ -8,10 +8,11 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from ..domain import validation as v
 from ..domain.errors import NotFound, ValidationError
-from ..domain.timefmt import now_utc
+from ..domain.timefmt import now_utc, parse_iso
 from ..geo.runtime import GeoService
 from ..openapi import openapi_document
 from ..recommendations import recommend
+from ..reports.replay import operation_span, snapshot_at
 from ..security import new_token, token_digest
 from .context import current_actor, idempotency_key, json_body, service
 from .limits import spend_field_report
@@ -259,6 +260,26 @@ def demonstration_recommendations(demonstration_id: str) -> Response:
     current_actor().require("viewer")
     _existing("demonstrations", demonstration_id)
     return jsonify(recommend(service(), _geo(), demonstration_id=demonstration_id))
+
+
+@bp.get("/replay")
+def replay_span() -> Response:
+    """The span of the operation in the log, for the replay slider."""
+    current_actor().require("viewer")
+    return jsonify(operation_span(service().log))
+
+
+@bp.get("/replay/state")
+def replay_state() -> Response:
+    """The picture at a past moment (`at`, ISO 8601), rebuilt from the log."""
+    current_actor().require("viewer")
+    raw = request.args.get("at", "")
+    try:
+        moment = parse_iso(raw)
+    except (ValueError, OverflowError):
+        raise ValidationError("'at' must be an ISO 8601 time with offset", field="at") from None
+    svc = service()
+    return jsonify(snapshot_at(svc.log, svc.tracks, moment, stale_after_s=svc.stale_after_s))
 
 
 @bp.get("/alerts")
