@@ -790,7 +790,7 @@
     for (const id of ["btn-new-demo", "btn-log-incident", "btn-assign"]) document.getElementById(id).disabled = true;
   }
 
-  const layerControl = L.control.layers(null, null, { collapsed: false, position: "topleft" });
+  const layerControl = L.control.layers(null, null, { collapsed: true, position: "topright" });
   let importedOverlays = [];
   const LAYER_COLORS = {
     city_property: "#26a69a", municipal_building: "#a1887f", sensitive_site: "#ec407a",
