@@ -30,7 +30,8 @@
     Demonstrations: demoLayer, "Assignment lines": lineLayer,
     Incidents: incidentLayer, Units: unitLayer,
   };
-  L.control.layers(base ? { "Base map": base } : {}, overlays, { collapsed: true }).addTo(map);
+  // One control for everything the operator can toggle; imported layers join it as they load.
+  const layerControl = L.control.layers(base ? { "Base map": base } : {}, overlays, { collapsed: true }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
   const legend = L.control({ position: "bottomleft" });
   legend.onAdd = () => {
@@ -790,7 +791,6 @@
     for (const id of ["btn-new-demo", "btn-log-incident", "btn-assign"]) document.getElementById(id).disabled = true;
   }
 
-  const layerControl = L.control.layers(null, null, { collapsed: true, position: "topright" });
   let importedOverlays = [];
   const LAYER_COLORS = {
     city_property: "#26a69a", municipal_building: "#a1887f", sensitive_site: "#ec407a",
@@ -815,7 +815,6 @@
       layerControl.addOverlay(overlay, `${layer.name} (${layer.kind.replace("_", " ")}, ${layer.features})`);
       importedOverlays.push(overlay);
     }
-    if (listing.length) layerControl.addTo(map);
   }
   loadLayers();
 
