@@ -84,3 +84,18 @@ def test_the_nearest_team_is_dispatched_with_one_click(
         1,
     )
     assert page_errors == []
+
+
+def test_map_layers_are_overlays_the_operator_can_toggle(
+    browser: Browser, server: Server, operator_login: tuple[str, str], page_errors: list[str]
+) -> None:
+    page = new_page(browser, page_errors)
+    sign_in(page, server, *operator_login)
+    overlays = page.locator(".leaflet-control-layers-overlays label")
+    expect(overlays.filter(has_text="default-city-property")).to_have_count(1)
+    toggle = overlays.filter(has_text="default-city-property").locator("input")
+    assert toggle.is_checked()
+    page.locator(".leaflet-control-layers").hover()
+    toggle.uncheck()
+    assert not toggle.is_checked()
+    assert page_errors == []
