@@ -60,3 +60,22 @@ def test_spatial_benchmark_smoke() -> None:
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["benchmark"] == "spatial" and result["units"] == 100 and result["p95_ms"] > 0
+
+
+def test_report_benchmark_smoke() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_report.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "report" and figures["smoke"] is True
+    assert (figures["units"], figures["incidents"], figures["assignments"]) == (20, 20, 40)
+    assert figures["fixes_stored"] == figures["fixes_in_report"] == 20 * 30 * 12
+    assert 0 < figures["track_points_kept"] < figures["fixes_in_report"]
+    assert figures["build_s"] > 0 and figures["total_s"] >= figures["build_s"]
+    assert figures["peak_rss_mb"] > 0

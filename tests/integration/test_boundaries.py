@@ -52,8 +52,13 @@ def world(server: Server, api: Api) -> dict[str, Any]:
     }
 
 
+# Query parameters a read needs to succeed.
+QUERIES = {"/api/replay/state": "?at=2030-01-01T00:00:00Z"}
+
+
 def _url(server: Server, path: str, ids: dict[str, Any]) -> str:
-    return server.url + re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+    filled = re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), path)
+    return server.url + filled + QUERIES.get(path, "")
 
 
 def _call(method: str, url: str, headers: dict[str, str]) -> requests.Response:
