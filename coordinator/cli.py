@@ -19,6 +19,7 @@ from .domain import validation as v
 from .domain.errors import DomainError
 from .domain.model import ROLES, UNIT_KINDS
 from .geo.layer_commands import add_layer_commands
+from .reports.command import add_report_command
 from .security import hash_password, new_token, token_digest
 from .service import Coordinator
 from .store.sqlite import SqliteEventLog, SqliteTrackStore
@@ -107,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         data_dir_default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR),
         offline_service=_offline_service,
         actor=CLI_ACTOR,
+    )
+    add_report_command(
+        sub,
+        data_dir_default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR),
+        offline_service=_offline_service,
     )
     return parser
 
