@@ -14,7 +14,7 @@ from .live.hub import LiveHub
 from .resources import asset_dir
 from .service import Coordinator
 from .store.sqlite import SqliteEventLog, SqliteTrackStore
-from .web import api, errors, headers, limits, pages
+from .web import api, errors, headers, limits, pages, report_download
 
 
 def create_app(settings: Settings) -> Flask:
@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(report_download.bp)
     budget = limits.register(app)
     handlers.register(socketio, hub, service, budget)
     errors.register(app)

@@ -565,6 +565,46 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _answer("OK", _ref("State")), **ERRORS},
                 }
             },
+            "/api/report": {
+                "get": {
+                    "summary": "The after-action report for a time window (HTML, PDF, or a zip of files)",
+                    "parameters": [
+                        {
+                            "name": "from",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {
+                            "name": "to",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "format": "date-time"},
+                        },
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["html", "pdf", "csv", "geojson", "ics214", "all"],
+                            },
+                        },
+                        {"name": "redact_notes", "in": "query", "schema": {"type": "boolean"}},
+                        {"name": "demonstration_id", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The report",
+                            "content": {
+                                "text/html": {"schema": {"type": "string"}},
+                                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                            },
+                        },
+                        **ERRORS,
+                    },
+                }
+            },
             "/api/alerts": {
                 "get": {
                     "summary": "Compliance alerts and footage requests of open incidents; live coverage gaps",

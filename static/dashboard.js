@@ -886,6 +886,33 @@
     }, 500);
   });
   slider.addEventListener("input", () => seek(Number(slider.value)));
+  /* datetime-local inputs speak local time without an offset; the API wants ISO 8601 with one. */
+  function localInput(ms) {
+    const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+    return d.toISOString().slice(0, 19);
+  }
+  document.getElementById("btn-report").addEventListener("click", async () => {
+    let span = { start: null };
+    try { span = await api("GET", "/api/replay"); } catch (_e) { /* default to the last 12 hours */ }
+    const now = Date.now() + 60000;
+    document.getElementById("report-from").value = localInput(span.start ? Date.parse(span.start) : now - 12 * 3600 * 1000);
+    document.getElementById("report-to").value = localInput(now);
+    document.getElementById("report-error").textContent = "";
+    document.getElementById("report-dialog").showModal();
+  });
+  document.getElementById("report-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const from = new Date(document.getElementById("report-from").value);
+    const to = new Date(document.getElementById("report-to").value);
+    if (!(to > from)) { document.getElementById("report-error").textContent = "'To' must be after 'From' (to)"; return; }
+    const query = new URLSearchParams({
+      from: from.toISOString(), to: to.toISOString(), format: document.getElementById("report-format").value,
+      redact_notes: document.getElementById("report-redact").checked ? "true" : "false",
+    });
+    window.location.href = `/api/report?${query}`;
+    document.getElementById("report-dialog").close();
+    C.toast("Building the report…");
+  });
   document.getElementById("btn-replay").addEventListener("click", () => { if (replay.active) stopReplay(); else startReplay(); });
   document.getElementById("replay-exit").addEventListener("click", stopReplay);
 
