@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(report_download.bp)
-    budget = limits.register(app)
+    budget = limits.register(app, storage_uri=settings.rate_limit_storage)
     handlers.register(socketio, hub, service, budget)
     errors.register(app)
     headers.register(app, tile_url=settings.tile_url)

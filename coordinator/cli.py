@@ -138,6 +138,11 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="base map tile URL template; 'none' for no base map",
     )
     p.add_argument(
+        "--rate-limit-storage",
+        default=os.environ.get("COORDINATOR_RATE_LIMIT_STORAGE", "memory://"),
+        help="where rate-limit counters live: memory:// (default) or redis://host:port/db",
+    )
+    p.add_argument(
         "--session-lifetime",
         type=float,
         default=env_float("COORDINATOR_SESSION_LIFETIME", 12 * 3600),
@@ -207,6 +212,7 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
         demo=demo,
         retain_fixes_days=getattr(args, "retain_fixes_days", None),
         session_lifetime_s=int(args.session_lifetime),
+        rate_limit_storage=args.rate_limit_storage,
         **extra,
     )
 

@@ -33,6 +33,8 @@ class Settings:
     # Secure cookies need HTTPS; the demo on localhost runs without it.
     secure_cookies: bool = True
     demo: bool = False
+    # Where rate-limit counters live: memory:// on one node, redis://host:port/db for several.
+    rate_limit_storage: str = "memory://"
     # Position telemetry older than this many days is deleted hourly (None: keep all).
     retain_fixes_days: float | None = None
     geo: GeoSettings = field(default_factory=GeoSettings)

@@ -2,17 +2,18 @@
 
 Built on the `limits` library (the engine under Flask-Limiter) with a moving
 window, so one budget covers a unit whichever way its reports arrive, HTTP or
-its socket. Storage is in memory on one node; the Redis scale-out will point it
-at Redis so that every node shares the budgets.
+its socket. Storage is in memory on one node, or Redis (`--rate-limit-storage
+redis://...`) so that several nodes share the budgets.
 """
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from ..config import ConfigError
 from ..domain.errors import DomainError
 
 LOGIN_LIMIT = "10 per minute"
@@ -28,26 +29,30 @@ class RateLimited(DomainError):
 class Budget:
     """A moving-window allowance per key (an address, a unit)."""
 
-    def __init__(self, scope: str, limit: str, message: str) -> None:
+    def __init__(self, scope: str, limit: str, message: str, storage: Storage | None = None) -> None:
         self.scope = scope
         self.item: RateLimitItem = parse(limit)
         self.message = message
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
 
     def spend(self, key: str) -> None:
         if not self.limiter.hit(self.item, self.scope, key):
             raise RateLimited(self.message)
 
 
-def register(app: Flask) -> Budget:
+def register(app: Flask, *, storage_uri: str = "memory://") -> Budget:
     """Create the budgets of one app; return the field-report budget for the socket handlers."""
+    storage = storage_from_string(storage_uri)
+    if not isinstance(storage, Storage):  # an async backend cannot serve these threads
+        raise ConfigError(f"rate-limit storage {storage_uri!r} is not a synchronous backend")
     app.extensions["coordinator.login_budget"] = Budget(
-        "login", LOGIN_LIMIT, "too many sign-in attempts from this address; wait a minute"
+        "login", LOGIN_LIMIT, "too many sign-in attempts from this address; wait a minute", storage
     )
     field = Budget(
         "field-report",
         FIELD_REPORT_LIMIT,
         f"more than {FIELD_REPORT_LIMIT} reports from this unit; wait a moment",
+        storage,
     )
     app.extensions["coordinator.field_budget"] = field
     return field

@@ -165,3 +165,23 @@ def test_a_note_with_a_phone_number_is_kept_and_flagged(api: Api) -> None:
     incident = api.post("/api/incidents", json=body).json()
     assert incident["note_flags"] == ["phone"]
     assert api.get(f"/api/incidents/{incident['id']}").json()["note_flags"] == ["phone"]
+
+
+def test_two_nodes_share_a_units_report_budget_through_redis(
+    data_dir: Path, operator_token: str, redis_url: str
+) -> None:
+    nodes = [Server(data_dir, extra_args=("--rate-limit-storage", redis_url)).start() for _ in range(2)]
+    try:
+        api = Api(nodes[0].url, operator_token)
+        unit = create_unit(api, "MED-R")
+        body = {"kind": "other", "lat": 42.36, "lon": -71.06}
+        # The second node learns of the new unit from the shared log.
+        device_b = Api(nodes[1].url, unit["token"])
+        poll(lambda: device_b.get(f"/api/units/{unit['id']}").status_code == 200)
+        device_a = Api(nodes[0].url, unit["token"])
+        codes = [device_a.post("/api/incidents", json=body).status_code for _ in range(20)]
+        codes += [device_b.post("/api/incidents", json=body).status_code for _ in range(11)]
+        assert codes == [201] * 30 + [429]
+    finally:
+        for node in nodes:
+            node.stop()
