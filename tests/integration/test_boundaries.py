@@ -53,7 +53,10 @@ def world(server: Server, api: Api) -> dict[str, Any]:
 
 
 # Query parameters a read needs to succeed.
-QUERIES = {"/api/replay/state": "?at=2030-01-01T00:00:00Z"}
+QUERIES = {
+    "/api/replay/state": "?at=2030-01-01T00:00:00Z",
+    "/api/report": "?from=2000-01-01T00:00:00Z&to=2030-01-01T00:00:00Z&format=csv",
+}
 
 
 def _url(server: Server, path: str, ids: dict[str, Any]) -> str:
