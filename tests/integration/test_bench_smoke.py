@@ -79,22 +79,3 @@ def test_report_benchmark_smoke() -> None:
     assert 0 < figures["track_points_kept"] < figures["fixes_in_report"]
     assert figures["build_s"] > 0 and figures["total_s"] >= figures["build_s"]
     assert figures["peak_rss_mb"] > 0
-
-
-def test_fanout_benchmark_smoke() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_fanout.py"), "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert figures["benchmark"] == "fanout" and figures["smoke"] is True
-    assert figures["design"] == {"units": 20, "dashboards": 2}
-    for server in ("ours", "naive"):
-        run = figures[server]
-        assert run["server"] == server and run["fixes_sent"] > 0
-        assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
