@@ -6,21 +6,28 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_routing_benchmark_smoke() -> None:
+def smoke(script: str, *, timeout: float = 300) -> dict[str, Any]:
+    """Run one benchmark with --smoke and return the JSON line it prints last."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_routing.py"), "--smoke"],
+        [sys.executable, str(ROOT / "bench" / script), "--smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def test_routing_benchmark_smoke() -> None:
+    figures = smoke("bench_routing.py", timeout=120)
     assert figures["benchmark"] == "routing"
     assert (figures["targets"], figures["units"]) == (10, 100)
     assert 12_000 <= figures["nodes"] <= 15_000
@@ -29,16 +36,7 @@ def test_routing_benchmark_smoke() -> None:
 
 
 def test_import_benchmark_smoke() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_import.py"), "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures = smoke("bench_import.py", timeout=120)
     assert figures["benchmark"] == "layer_import"
     assert figures["smoke"] is True
     assert [(layer["name"], layer["features"]) for layer in figures["layers"]] == [
@@ -49,33 +47,25 @@ def test_import_benchmark_smoke() -> None:
 
 
 def test_spatial_benchmark_smoke() -> None:
-    run = subprocess.run(
-        [sys.executable, "bench/bench_spatial.py", "--smoke"],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = smoke("bench_spatial.py", timeout=300)
     assert result["benchmark"] == "spatial" and result["units"] == 100 and result["p95_ms"] > 0
 
 
 def test_report_benchmark_smoke() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_report.py"), "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures = smoke("bench_report.py", timeout=300)
     assert figures["benchmark"] == "report" and figures["smoke"] is True
     assert (figures["units"], figures["incidents"], figures["assignments"]) == (20, 20, 40)
     assert figures["fixes_stored"] == figures["fixes_in_report"] == 20 * 30 * 12
     assert 0 < figures["track_points_kept"] < figures["fixes_in_report"]
     assert figures["build_s"] > 0 and figures["total_s"] >= figures["build_s"]
     assert figures["peak_rss_mb"] > 0
+
+
+def test_fanout_benchmark_smoke() -> None:
+    figures = smoke("bench_fanout.py", timeout=240)
+    assert figures["benchmark"] == "fanout" and figures["smoke"] is True
+    assert figures["design"] == {"units": 20, "dashboards": 2}
+    for server in ("ours", "naive"):
+        run = figures[server]
+        assert run["server"] == server and run["fixes_sent"] > 0
+        assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]

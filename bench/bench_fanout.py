@@ -1,0 +1,708 @@
+"""Fix-to-dashboard latency under load: the coordinator's coalesced frames against a naive broadcast.
+
+Run from the repository root: `python bench/bench_fanout.py` (`--smoke` for a tiny run).
+
+A load generator of real Socket.IO clients in separate processes: U units, each sending
+`position` {lat, lon, accuracy_m, at} every 2 s (staggered), where `at` is the ISO time of
+sending with milliseconds, and D dashboards that `sync` and then time every position they
+receive (latency = receive time - fix `at`, same machine clock). The same generator drives
+the coordinator (`coordinator serve`, one `frame` per tick) and bench/naive_server.py (one
+emit per fix to every dashboard). Design load U=1000, D=50 first, then a ramp of U until
+p99 > 1 s, delivery < 95 % or clients cannot connect. Prints a table and, last, one JSON
+line with the figures.
+
+A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
+it did not but saw the unit's next fix (coalesced within one frame), else as missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-fanout-secret-0123456789abcdef"
+SEND_EVERY_S = 2.0
+DRAIN_S = 3.0
+UNITS_PER_WORKER = 1000
+DASHBOARDS_PER_WORKER = 25
+CONNECT_CONCURRENCY = 25
+LAT0, LON0 = 42.355, -71.065
+P99_LIMIT_MS = 1000.0
+DELIVERY_LIMIT = 0.95
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def iso_ms_now() -> tuple[str, int]:
+    """The ISO time of now with milliseconds, and the same instant in epoch milliseconds."""
+    now = datetime.now(UTC)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return now.isoformat(timespec="milliseconds"), round(now.timestamp() * 1000)
+
+
+def at_ms(text: str) -> int:
+    return round(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM in kB and the thread count, from /proc/<pid>/status."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "Threads"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+@dataclass
+class ServerProcess:
+    """A server child process on a free port; the benchmark reads its CPU and memory."""
+
+    kind: str  # "ours" or "naive"
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        if self.kind == "ours":
+            cmd = [sys.executable, "-m", "coordinator.cli", "serve", "--port", str(self.port)]
+            cmd += ["--data-dir", str(self.data_dir), "--insecure-cookies", "--tile-url", "none"]
+        else:
+            cmd = [sys.executable, str(ROOT / "bench" / "naive_server.py"), "--port", str(self.port)]
+        log = (self.data_dir.parent / f"{self.kind}-{self.port}.log").open("wb")
+        env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET}
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited early, see {log.name}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.kind} server did not start")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def coordinator_cli(data_dir: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "coordinator.cli", *args, "--data-dir", str(data_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET},
+        timeout=120,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def ensure_units(url: str, token: str, wanted: int, units: list[tuple[str, str]]) -> None:
+    """Register units through the API until `units` holds `wanted` (id, device token) pairs."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+
+    def create(i: int) -> tuple[str, str]:
+        answer = session.post(
+            f"{url}/api/units", json={"callsign": f"BENCH-{i}", "kind": "medical_team"}, timeout=30
+        )
+        answer.raise_for_status()
+        body = answer.json()
+        return str(body["id"]), str(body["token"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        units.extend(pool.map(create, range(len(units), wanted)))
+
+
+# --- the load generator (child processes) ----------------------------------------------
+
+
+@dataclass
+class Clock:
+    """Shared between the parent and its workers: when to start, measure and stop."""
+
+    go: Any  # mp.Event
+    times: Any  # mp.Array("d", [t0, measure_from, send_until])
+
+
+async def _connect_all(
+    url: str, auths: list[dict[str, str]], make: Any, timeout_s: float
+) -> tuple[list[Any], int]:
+    """Connect a client per auth, a few at a time; the list keeps None where one failed."""
+    import socketio
+
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    failed = 0
+
+    async def one(auth: dict[str, str]) -> Any:
+        nonlocal failed
+        sio = socketio.AsyncClient(reconnection=False)
+        make(sio)
+        async with gate:
+            try:
+                await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=timeout_s)
+                return sio
+            except Exception:
+                failed += 1
+                return None
+
+    clients = await asyncio.gather(*(one(a) for a in auths))
+    return list(clients), failed
+
+
+async def _wait_go(clock: Clock) -> tuple[float, float, float]:
+    while not clock.go.is_set():
+        await asyncio.sleep(0.05)
+    t0, measure_from, send_until = clock.times[:]
+    return t0, measure_from, send_until
+
+
+def unit_worker(
+    *, url: str, units: list[tuple[str, str]], first: int, total: int, clock: Clock, out: Any, idx: int
+) -> None:
+    async def run() -> None:
+        disconnects = 0
+
+        def make(sio: Any) -> None:
+            @sio.event
+            def disconnect(*_args: Any) -> None:
+                nonlocal disconnects
+                disconnects += 1
+
+        started = time.monotonic()
+        auths = [{"token": token} for _uid, token in units]
+        clients, failed = await _connect_all(url, auths, make, 60.0)
+        out.put(("ready", "units", idx, len(clients) - failed, failed, time.monotonic() - started))
+        t0, _measure_from, send_until = await _wait_go(clock)
+        sent: dict[str, list[int]] = {}
+        errors = 0
+        rng = random.Random(idx)
+
+        async def drive(sio: Any, unit_id: str, position: int) -> None:
+            nonlocal errors
+            times = sent.setdefault(unit_id, [])
+            lat, lon = LAT0 + rng.uniform(-0.02, 0.02), LON0 + rng.uniform(-0.02, 0.02)
+            next_at = t0 + SEND_EVERY_S * position / total
+            while next_at < send_until:
+                delay = next_at - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                lat += rng.uniform(-1e-4, 1e-4)
+                lon += rng.uniform(-1e-4, 1e-4)
+                text, ms = iso_ms_now()
+                try:
+                    await sio.emit("position", {"lat": lat, "lon": lon, "accuracy_m": 8.0, "at": text})
+                    times.append(ms)
+                except Exception:
+                    errors += 1
+                next_at += SEND_EVERY_S
+
+        pairs = [(c, uid, first + i) for i, ((uid, _tok), c) in enumerate(zip(units, clients, strict=True))]
+        await asyncio.gather(*(drive(c, uid, pos) for c, uid, pos in pairs if c is not None))
+        out.put(("result", "units", idx, {"sent": sent, "errors": errors, "disconnects": disconnects}))
+
+    asyncio.run(run())
+    out.close()
+    out.join_thread()
+    os._exit(0)
+
+
+def dashboard_worker(
+    *, url: str, auth: dict[str, str], count: int, naive: bool, clock: Clock, out: Any, idx: int
+) -> None:
+    async def run() -> None:
+        window = {"from": math.inf}
+        boards: list[dict[str, Any]] = []
+        disconnects = 0
+
+        def make(sio: Any) -> None:
+            board: dict[str, Any] = {"recv": defaultdict(list), "lat": [], "messages": 0}
+            boards.append(board)
+            sio.board = board
+            recv, lat = board["recv"], board["lat"]
+
+            def record(unit_id: str, text: str, now_ms: float) -> None:
+                ms = at_ms(text)
+                recv[unit_id].append(ms)
+                if ms >= window["from"]:
+                    lat.append(now_ms - ms)
+
+            if naive:
+
+                @sio.on("position")
+                def position(message: dict[str, Any]) -> None:
+                    now_ms = time.time() * 1000
+                    board["messages"] += 1
+                    record(message["unit_id"], message["at"], now_ms)
+
+            else:
+
+                @sio.on("frame")
+                def frame(message: dict[str, Any]) -> None:
+                    now_ms = time.time() * 1000
+                    board["messages"] += 1
+                    for unit_id, fix in message["positions"].items():
+                        record(unit_id, fix["at"], now_ms)
+
+            @sio.event
+            def disconnect(*_args: Any) -> None:
+                nonlocal disconnects
+                disconnects += 1
+
+        started = time.monotonic()
+        connected, failed = await _connect_all(url, [auth] * count, make, 60.0)
+        clients = [c for c in connected if c is not None]
+        synced = 0
+        for sio in clients:
+            answer = await sio.call("sync", {}, timeout=60)
+            synced += bool(answer and answer.get("ok"))
+        out.put(
+            ("ready", "dashboards", idx, synced, failed + len(clients) - synced, time.monotonic() - started)
+        )
+        _t0, measure_from, send_until = await _wait_go(clock)
+        window["from"] = measure_from * 1000
+        await asyncio.sleep(max(0.0, send_until + DRAIN_S - time.time()))
+        results = [
+            {
+                "recv": dict(sio.board["recv"]),
+                "lat": np.asarray(sio.board["lat"], dtype=np.float32),
+                "messages": sio.board["messages"],
+            }
+            for sio in clients
+        ]
+        out.put(("result", "dashboards", idx, {"boards": results, "disconnects": disconnects}))
+
+    asyncio.run(run())
+    out.close()
+    out.join_thread()
+    os._exit(0)
+
+
+# --- one run ------------------------------------------------------------------------
+
+
+def _collect(out: Any, kind: str, expected: int, deadline: float) -> list[tuple[Any, ...]]:
+    got = []
+    while len(got) < expected:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            message = out.get(timeout=remaining)
+        except Exception:
+            break
+        if message[0] == kind:
+            got.append(message)
+    return got
+
+
+def run_load(
+    *,
+    kind: str,
+    url: str,
+    pid: int,
+    units: list[tuple[str, str]],
+    dashboards: int,
+    dash_auth: dict[str, str],
+    warmup_s: float,
+    duration_s: float,
+) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    clock = Clock(ctx.Event(), ctx.Array("d", 3))
+    procs = []
+    n_dash_workers = math.ceil(dashboards / DASHBOARDS_PER_WORKER)
+    for i in range(n_dash_workers):
+        count = len(range(i, dashboards, n_dash_workers))
+        p = ctx.Process(
+            target=dashboard_worker,
+            kwargs={
+                "url": url,
+                "auth": dash_auth,
+                "count": count,
+                "naive": kind == "naive",
+                "clock": clock,
+                "out": out,
+                "idx": i,
+            },
+        )
+        p.start()
+        procs.append(p)
+    dash_ready = _collect(out, "ready", n_dash_workers, time.monotonic() + 120)
+    n_unit_workers = math.ceil(len(units) / UNITS_PER_WORKER)
+    per = math.ceil(len(units) / n_unit_workers)
+    connect_started = time.monotonic()
+    for i in range(n_unit_workers):
+        chunk = units[i * per : (i + 1) * per]
+        p = ctx.Process(
+            target=unit_worker,
+            kwargs={
+                "url": url,
+                "units": chunk,
+                "first": i * per,
+                "total": len(units),
+                "clock": clock,
+                "out": out,
+                "idx": i,
+            },
+        )
+        p.start()
+        procs.append(p)
+    unit_ready = _collect(out, "ready", n_unit_workers, time.monotonic() + 180)
+    connect_s = time.monotonic() - connect_started
+    t0 = time.time() + 1.0
+    clock.times[:] = [t0, t0 + warmup_s, t0 + warmup_s + duration_s]
+    clock.go.set()
+    time.sleep(max(0.0, t0 + warmup_s - time.time()))
+    cpu0 = proc_cpu_s(pid)
+    time.sleep(max(0.0, t0 + warmup_s + duration_s - time.time()))
+    cpu1 = proc_cpu_s(pid)
+    status = proc_status(pid)
+    results = _collect(out, "result", len(procs), time.monotonic() + DRAIN_S + 120)
+    for p in procs:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.terminate()
+            p.join(timeout=5)
+    measure_from_ms, until_ms = (t0 + warmup_s) * 1000, (t0 + warmup_s + duration_s) * 1000
+    return summarize(
+        kind=kind,
+        n_units=len(units),
+        n_dash=dashboards,
+        dash_ready=dash_ready,
+        unit_ready=unit_ready,
+        results=results,
+        measure_from_ms=measure_from_ms,
+        until_ms=until_ms,
+        duration_s=duration_s,
+        cpu_s=cpu1 - cpu0,
+        status=status,
+        connect_s=connect_s,
+    )
+
+
+def summarize(
+    *,
+    kind: str,
+    n_units: int,
+    n_dash: int,
+    dash_ready: list[Any],
+    unit_ready: list[Any],
+    results: list[Any],
+    measure_from_ms: float,
+    until_ms: float,
+    duration_s: float,
+    cpu_s: float,
+    status: dict[str, int],
+    connect_s: float,
+) -> dict[str, Any]:
+    sent: dict[str, list[int]] = {}
+    boards: list[dict[str, Any]] = []
+    send_errors = disconnects = 0
+    for _tag, role, _idx, data in results:
+        disconnects += data["disconnects"]
+        if role == "units":
+            sent.update(data["sent"])
+            send_errors += data["errors"]
+        else:
+            boards.extend(data["boards"])
+    in_window = {u: [t for t in ts if measure_from_ms <= t < until_ms] for u, ts in sent.items()}
+    fixes_sent = sum(len(ts) for ts in in_window.values())
+    delivered = superseded = missing = 0
+    per_board_ratio = []
+    entries = []
+    for board in boards:
+        recv = board["recv"]
+        ok_board = 0
+        entries.append(sum(1 for ts in recv.values() for t in ts if t >= measure_from_ms))
+        for unit_id, ts in in_window.items():
+            seen = set(recv.get(unit_id, ()))
+            following = sent[unit_id]
+            for t in ts:
+                if t in seen:
+                    delivered += 1
+                    ok_board += 1
+                    continue
+                later = [s for s in following if s > t]
+                if later and later[0] in seen:
+                    superseded += 1
+                    ok_board += 1
+                else:
+                    missing += 1
+        per_board_ratio.append(ok_board / fixes_sent if fixes_sent else 0.0)
+    lat = np.concatenate([b["lat"] for b in boards]) if boards else np.zeros(0, dtype=np.float32)
+    units_connected = sum(r[3] for r in unit_ready)
+    dash_connected = sum(r[3] for r in dash_ready)
+    connect_failures = sum(r[4] for r in unit_ready + dash_ready)
+    expected = fixes_sent * n_dash
+    ratio = (delivered + superseded) / expected if expected else 0.0
+    figures: dict[str, Any] = {
+        "server": kind,
+        "units": n_units,
+        "dashboards": n_dash,
+        "units_connected": units_connected,
+        "dashboards_connected": dash_connected,
+        "connect_failures": connect_failures,
+        "disconnects": disconnects,
+        "connect_s": round(connect_s, 1),
+        "duration_s": duration_s,
+        "fixes_sent": fixes_sent,
+        "send_errors": send_errors,
+        "entries_per_dashboard": round(float(np.mean(entries)), 1) if entries else 0.0,
+        "messages_per_dashboard": round(float(np.mean([b["messages"] for b in boards])), 1)
+        if boards
+        else 0.0,
+        "delivered": delivered,
+        "superseded": superseded,
+        "missing": missing,
+        "delivery_ratio": round(ratio, 5),
+        "worst_dashboard_ratio": round(min(per_board_ratio), 5) if per_board_ratio else 0.0,
+        "p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
+        "p99_ms": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
+        "max_ms": round(float(lat.max()), 1) if lat.size else None,
+        "server_cpu_pct": round(100 * cpu_s / duration_s, 1),
+        "server_rss_mb": round(status.get("VmRSS", 0) / 1024, 1),
+        "server_peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
+        "server_threads": status.get("Threads", 0),
+    }
+    reasons = []
+    if units_connected < n_units or dash_connected < n_dash or connect_failures or disconnects:
+        reasons.append("clients could not connect or were dropped")
+    if figures["p99_ms"] is None or figures["p99_ms"] > P99_LIMIT_MS:
+        reasons.append("p99 > 1 s")
+    if ratio < DELIVERY_LIMIT or (per_board_ratio and min(per_board_ratio) < DELIVERY_LIMIT):
+        reasons.append("delivery < 95 %")
+    figures["sustainable"] = not reasons
+    figures["why_not"] = "; ".join(reasons)
+    return figures
+
+
+# --- driver -------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, workdir: Path, dashboards: int, warmup_s: float) -> None:
+        self.workdir = workdir
+        self.dashboards = dashboards
+        self.warmup_s = warmup_s
+        self.ours_dir = workdir / "ours" / "data"
+        self.ours_dir.parent.mkdir(parents=True)
+        (workdir / "naive" / "data").mkdir(parents=True)
+        self.operator = coordinator_cli(
+            self.ours_dir, "token", "create", "--role", "operator", "--name", "bench"
+        )
+        self.units: list[tuple[str, str]] = []
+
+    def run(self, kind: str, n_units: int, duration_s: float) -> dict[str, Any]:
+        server = ServerProcess(kind, self.ours_dir if kind == "ours" else self.workdir / "naive" / "data")
+        server.start()
+        try:
+            assert server.proc is not None
+            if kind == "ours":
+                started = time.monotonic()
+                ensure_units(server.url, self.operator, n_units, self.units)
+                print(
+                    f"  {len(self.units)} units registered ({time.monotonic() - started:.1f} s)", flush=True
+                )
+                units, auth = self.units[:n_units], {"token": self.operator}
+            else:
+                units, auth = [(f"u{i}", f"u{i}") for i in range(n_units)], {"token": "dashboard"}
+            figures = run_load(
+                kind=kind,
+                url=server.url,
+                pid=server.proc.pid,
+                units=units,
+                dashboards=self.dashboards,
+                dash_auth=auth,
+                warmup_s=self.warmup_s,
+                duration_s=duration_s,
+            )
+        finally:
+            server.stop()
+        print(
+            f"  {kind:5} U={n_units:5}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
+            f"delivery {figures['delivery_ratio']:.4f}, cpu {figures['server_cpu_pct']} %, "
+            f"{'ok' if figures['sustainable'] else 'NOT sustainable: ' + figures['why_not']}",
+            flush=True,
+        )
+        return figures
+
+
+def ramp(
+    bench: Bench, *, kind: str, design: dict[str, Any], levels: list[int], duration_s: float, deadline: float
+) -> tuple[int, list[dict[str, Any]]]:
+    """Highest sustainable U: up the ramp from the design load, or down it when that already fails."""
+    runs: list[dict[str, Any]] = []
+    best = design["units"] if design["sustainable"] else 0
+    if design["sustainable"]:
+        for n in (lvl for lvl in levels if lvl > design["units"]):
+            if time.monotonic() > deadline:
+                print(f"  {kind}: out of time before U={n}", flush=True)
+                break
+            figures = bench.run(kind, n, duration_s)
+            runs.append(figures)
+            if not figures["sustainable"]:
+                break
+            best = n
+    else:
+        n = design["units"] // 2
+        while n >= 100 and time.monotonic() < deadline:
+            figures = bench.run(kind, n, duration_s)
+            runs.append(figures)
+            if figures["sustainable"]:
+                best = n
+                break
+            n //= 2
+    return best, runs
+
+
+COLUMNS = [
+    ("server", "server", 6),
+    ("units", "U", 5),
+    ("dashboards", "D", 3),
+    ("units_connected", "U ok", 5),
+    ("fixes_sent", "sent", 7),
+    ("entries_per_dashboard", "per dash", 8),
+    ("delivered", "deliv", 8),
+    ("superseded", "supers", 6),
+    ("missing", "missing", 7),
+    ("delivery_ratio", "ratio", 7),
+    ("p50_ms", "p50 ms", 7),
+    ("p99_ms", "p99 ms", 8),
+    ("max_ms", "max ms", 8),
+    ("server_cpu_pct", "cpu %", 6),
+    ("server_rss_mb", "RSS MB", 7),
+    ("sustainable", "ok", 5),
+]
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    head = " ".join(f"{title:>{width}}" for _key, title, width in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for run in runs:
+        lines.append(" ".join(f"{run[key]!s:>{width}}" for key, _title, width in COLUMNS))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="U=20, D=2, 5 s, each server once")
+    parser.add_argument("--units", type=int, default=1000, help="design load: units")
+    parser.add_argument("--dashboards", type=int, default=50, help="design load: dashboards")
+    parser.add_argument("--duration", type=float, default=30.0, help="measured seconds at design load")
+    parser.add_argument("--ramp-duration", type=float, default=20.0, help="measured seconds per ramp step")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--ramp", default="2000,3000,5000", help="unit counts above the design load")
+    parser.add_argument(
+        "--budget", type=float, default=540.0, help="no new ramp step after this many seconds"
+    )
+    args = parser.parse_args()
+    if args.smoke:
+        args.units, args.dashboards, args.duration, args.warmup, args.ramp = 20, 2, 5.0, 2.0, ""
+    deadline = time.monotonic() + args.budget
+    levels = [int(x) for x in args.ramp.split(",") if x.strip()]
+    with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
+        bench = Bench(Path(tmp), args.dashboards, args.warmup)
+        print(f"design load: U={args.units}, D={args.dashboards}, {args.duration:g} s measured", flush=True)
+        design = {kind: bench.run(kind, args.units, args.duration) for kind in ("ours", "naive")}
+        runs = list(design.values())
+        best = {kind: design[kind]["units"] if design[kind]["sustainable"] else 0 for kind in design}
+        if levels:
+            half = deadline - (deadline - time.monotonic()) / 2
+            for kind, until in (("ours", half), ("naive", deadline)):
+                best[kind], more = ramp(
+                    bench,
+                    kind=kind,
+                    design=design[kind],
+                    levels=levels,
+                    duration_s=args.ramp_duration,
+                    deadline=until,
+                )
+                runs.extend(more)
+    print()
+    print(table(runs))
+    ours = design["ours"]
+    ratio = best["ours"] / best["naive"] if best["naive"] else None
+    targets = {
+        "design_p99_le_250ms": ours["p99_ms"] is not None and ours["p99_ms"] <= 250,
+        "design_all_delivered_or_superseded": ours["missing"] == 0 and ours["fixes_sent"] > 0,
+        "sustainable_ge_5x_design": best["ours"] >= 5 * args.units,
+        "ratio_ge_10": ratio is not None and ratio >= 10,
+    }
+    print(
+        f"\nhighest sustainable U (D={args.dashboards}): ours {best['ours']}, naive {best['naive']}, "
+        f"ratio {'n/a' if ratio is None else f'{ratio:.1f}'}; targets: {targets}"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "fanout",
+                "smoke": args.smoke,
+                "design": {"units": args.units, "dashboards": args.dashboards},
+                "ours": design["ours"],
+                "naive": design["naive"],
+                "runs": runs,
+                "sustainable_units": best,
+                "ratio": ratio,
+                "targets": targets,
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
