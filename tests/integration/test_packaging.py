@@ -29,6 +29,8 @@ def test_wheel_contains_templates_static_files_and_default_layers(tmp_path: Path
         "coordinator/static/vendor/leaflet/leaflet.js",
         "coordinator/static/vendor/socket.io/socket.io.min.js",
         "coordinator/maps/boston-places.geojson",
+        "coordinator/reports/heat.js",
+        "coordinator/reports/report.css",
         "coordinator/cli.py",
     ):
         assert needed in names, needed
