@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -13,7 +15,7 @@ from .domain import validation as v
 from .domain.errors import ValidationError
 from .domain.events import StoredEvent
 from .domain.timefmt import parse_iso
-from .security import new_token, token_digest
+from .security import hash_password, new_token, token_digest
 from .service import Coordinator
 
 OfflineService = Callable[[str], Coordinator]
@@ -24,6 +26,7 @@ def add_admin_commands(
     *,
     tokens: Any,
     units: Any,
+    users: Any,
     data_dir_default: str,
     offline_service: OfflineService,
     actor: str,
@@ -37,6 +40,14 @@ def add_admin_commands(
     revoke = with_data_dir(tokens.add_parser("revoke", help="Revoke every API token with this name."))
     revoke.add_argument("name")
     revoke.set_defaults(run=lambda a: _token_revoke(a, offline_service, actor))
+
+    disable = with_data_dir(users.add_parser("disable", help="Disable a login; its sessions end at once."))
+    disable.add_argument("name")
+    disable.set_defaults(run=lambda a: _user_disable(a, offline_service, actor))
+    password = with_data_dir(users.add_parser("password", help="Set a new password for a login."))
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", help="read it from standard input")
+    password.set_defaults(run=lambda a: _user_password(a, offline_service, actor))
 
     unit_revoke = with_data_dir(units.add_parser("revoke", help="Revoke a unit's device tokens."))
     unit_revoke.add_argument("unit_id")
@@ -61,6 +72,26 @@ def add_admin_commands(
     audit.add_argument("--to", dest="end", help="ISO 8601 time (exclusive)")
     audit.add_argument("--json", action="store_true", help="one JSON event per line")
     audit.set_defaults(run=lambda a: _audit(a, offline_service))
+
+
+def _user_disable(args: argparse.Namespace, offline: OfflineService, actor: str) -> int:
+    name = v.account_name(args.name)
+    offline(args.data_dir).execute(c.DisableUser(name), actor=actor)
+    print(f"user {name} disabled; signed-in sessions end within a second")
+    return 0
+
+
+def _user_password(args: argparse.Namespace, offline: OfflineService, actor: str) -> int:
+    name = v.account_name(args.name)
+    if args.password_stdin:
+        secret = sys.stdin.readline().rstrip("\n")
+    else:
+        secret = getpass.getpass(f"New password for {name}: ")
+    if len(secret) < 8:
+        raise ValidationError("the password needs at least 8 characters", field="password")
+    offline(args.data_dir).execute(c.ChangePassword(name, hash_password(secret)), actor=actor)
+    print(f"password of {name} changed")
+    return 0
 
 
 def _token_revoke(args: argparse.Namespace, offline: OfflineService, actor: str) -> int:

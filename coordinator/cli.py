@@ -104,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     add_admin_commands(
         sub,
         tokens=token,
+        users=user,
         units=unit,
         data_dir_default=os.environ.get("COORDINATOR_DATA_DIR", DEFAULT_DATA_DIR),
         offline_service=_offline_service,

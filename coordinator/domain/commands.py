@@ -91,6 +91,17 @@ class CreateApiToken:
 
 
 @dataclass(frozen=True)
+class DisableUser:
+    name: str
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    name: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
 class RevokeApiToken:
     name: str
 
@@ -118,6 +129,8 @@ Command = (
     | CreateUser
     | CreateApiToken
     | RevokeApiToken
+    | DisableUser
+    | ChangePassword
     | IssueUnitToken
     | RevokeUnitToken
 )

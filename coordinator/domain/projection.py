@@ -224,6 +224,16 @@ def _api_token_created(state: State, e: StoredEvent) -> list[Touched]:
     return []
 
 
+def _user_disabled(state: State, e: StoredEvent) -> list[Touched]:
+    state.users[e.payload["name"]].revoked = True
+    return []
+
+
+def _user_password_changed(state: State, e: StoredEvent) -> list[Touched]:
+    state.users[e.payload["name"]].secret_hash = e.payload["password_hash"]
+    return []
+
+
 def _api_token_revoked(state: State, e: StoredEvent) -> list[Touched]:
     for credential in state.api_tokens.values():
         if credential.name == e.payload["name"]:
@@ -257,6 +267,8 @@ _HANDLERS = {
     ev.USER_CREATED: _user_created,
     ev.API_TOKEN_CREATED: _api_token_created,
     ev.API_TOKEN_REVOKED: _api_token_revoked,
+    ev.USER_DISABLED: _user_disabled,
+    ev.USER_PASSWORD_CHANGED: _user_password_changed,
     ev.UNIT_TOKEN_ISSUED: _unit_token_issued,
     ev.UNIT_TOKEN_REVOKED: _unit_token_revoked,
 }

@@ -225,6 +225,21 @@ def _create_api_token(state: State, cmd: c.CreateApiToken, new_id: IdMaker) -> D
     return Decision([NewEvent(ev.API_TOKEN_CREATED, payload)])
 
 
+def _disable_user(state: State, cmd: c.DisableUser, new_id: IdMaker) -> Decision:
+    user = state.users.get(cmd.name)
+    if user is None or user.revoked:
+        raise NotFound(f"no active user '{cmd.name}'", field="name")
+    return Decision([NewEvent(ev.USER_DISABLED, {"name": cmd.name})])
+
+
+def _change_password(state: State, cmd: c.ChangePassword, new_id: IdMaker) -> Decision:
+    user = state.users.get(cmd.name)
+    if user is None or user.revoked:
+        raise NotFound(f"no active user '{cmd.name}'", field="name")
+    payload = {"name": cmd.name, "password_hash": cmd.password_hash}
+    return Decision([NewEvent(ev.USER_PASSWORD_CHANGED, payload)])
+
+
 def _revoke_api_token(state: State, cmd: c.RevokeApiToken, new_id: IdMaker) -> Decision:
     if not any(t.name == cmd.name and not t.revoked for t in state.api_tokens.values()):
         raise NotFound(f"no live API token named '{cmd.name}'", field="name")
@@ -256,6 +271,8 @@ _RULES: dict[type, Callable[[State, Any, IdMaker], Decision]] = {
     c.CreateUser: _create_user,
     c.CreateApiToken: _create_api_token,
     c.RevokeApiToken: _revoke_api_token,
+    c.DisableUser: _disable_user,
+    c.ChangePassword: _change_password,
     c.IssueUnitToken: _issue_unit_token,
     c.RevokeUnitToken: _revoke_unit_token,
 }

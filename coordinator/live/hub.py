@@ -22,7 +22,7 @@ from flask_socketio import SocketIO
 
 from ..actors import Actor
 from ..config import Settings
-from ..domain.events import API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, StoredEvent
+from ..domain.events import API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED, StoredEvent
 from ..domain.projection import Touched, touched_by
 from ..domain.timefmt import iso
 from ..geo.monitor import DemonstrationArea, UnitPoint
@@ -33,12 +33,21 @@ from ..store.protocols import Fix
 log = logging.getLogger(__name__)
 
 DASHBOARDS = "dashboards"
-REVOCATIONS = (API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED)
+REVOCATIONS = (API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED)
 MAX_RESYNC_EVENTS = 5000
 
 
 def unit_room(unit_id: str) -> str:
     return f"unit:{unit_id}"
+
+
+def _revoked_by(event: StoredEvent, actor: Actor) -> bool:
+    """Whether a revocation event takes away this socket's credential."""
+    if event.type == API_TOKEN_REVOKED:
+        return actor.kind == "token" and actor.name == event.payload["name"]
+    if event.type == USER_DISABLED:
+        return actor.kind == "user" and actor.name == event.payload["name"]
+    return event.type == UNIT_TOKEN_REVOKED and actor.unit_id == event.payload["unit_id"]
 
 
 class LiveHub:
@@ -283,11 +292,7 @@ class LiveHub:
             revoked, self._revoked = self._revoked, []
         for event in revoked:
             for sid, actor in list(self.sockets.items()):
-                if (
-                    event.type == API_TOKEN_REVOKED
-                    and actor.kind == "token"
-                    and actor.name == event.payload["name"]
-                ) or (event.type == UNIT_TOKEN_REVOKED and actor.unit_id == event.payload["unit_id"]):
+                if _revoked_by(event, actor):
                     log.info("disconnecting %s: its credential was revoked", actor.label)
                     self.socketio.server.disconnect(sid, namespace="/")
 

@@ -185,3 +185,45 @@ def test_two_nodes_share_a_units_report_budget_through_redis(
     finally:
         for node in nodes:
             node.stop()
+
+
+def test_a_disabled_user_is_signed_out_everywhere_and_a_new_password_replaces_the_old(
+    server: Server, data_dir: Path
+) -> None:
+    assert (
+        cli(
+            data_dir, "user", "add", "ops2", "--role", "viewer", "--password-stdin", stdin="first-pass-1\n"
+        ).returncode
+        == 0
+    )
+    session = requests.Session()
+    csrf = _login_form(session, server)
+    signed_in = session.post(
+        f"{server.url}/login", data={"username": "ops2", "password": "first-pass-1", "csrf": csrf}, timeout=5
+    )
+    assert signed_in.ok and session.get(f"{server.url}/api/state", timeout=5).status_code == 200
+
+    changed = cli(data_dir, "user", "password", "ops2", "--password-stdin", stdin="second-pass-2\n")
+    assert changed.returncode == 0, changed.stderr
+    time.sleep(0.6)  # the running server reads the change from the log on its next tick
+    for password, expected in (("first-pass-1", 401), ("second-pass-2", 302)):
+        fresh = requests.Session()
+        token = _login_form(fresh, server)
+        answer = fresh.post(
+            f"{server.url}/login",
+            data={"username": "ops2", "password": password, "csrf": token},
+            timeout=5,
+            allow_redirects=False,
+        )
+        assert answer.status_code == expected, password
+
+    assert cli(data_dir, "user", "disable", "ops2").returncode == 0
+    poll(lambda: session.get(f"{server.url}/api/state", timeout=5).status_code == 401, timeout=5)
+    again = requests.Session()
+    token = _login_form(again, server)
+    refused = again.post(
+        f"{server.url}/login",
+        data={"username": "ops2", "password": "second-pass-2", "csrf": token},
+        timeout=5,
+    )
+    assert refused.status_code == 401

@@ -136,3 +136,28 @@ def test_retention_purges_old_position_telemetry_but_keeps_events(service: Coord
     assert service.tracks.count() == 2
     assert service.log.last_seq() == events_before
     assert service.purge_fixes(older_than_days=30) == 0
+
+
+def test_a_disabled_user_is_refused_and_a_changed_password_replaces_the_old(service: Coordinator) -> None:
+    from coordinator.actors import Actor, actor_for_user
+    from coordinator.domain.events import StoredEvent
+    from coordinator.live.hub import _revoked_by
+    from coordinator.security import hash_password, verify_password
+
+    service.execute(c.CreateUser("ann", "operator", hash_password("first-pass-1")), actor="cli:admin")
+    service.execute(c.ChangePassword("ann", hash_password("second-pass-2")), actor="cli:admin")
+    stored = service.state.users["ann"].secret_hash
+    assert verify_password(stored, "second-pass-2") and not verify_password(stored, "first-pass-1")
+    result = service.execute(c.DisableUser("ann"), actor="cli:admin")
+    with pytest.raises(Unauthorized):
+        actor_for_user(service.state, "ann")
+    with pytest.raises(NotFound):
+        service.execute(c.DisableUser("ann"), actor="cli:admin")
+    (event,) = result.events
+    assert _revoked_by(event, Actor("user", "ann", role="operator"))
+    assert not _revoked_by(event, Actor("user", "bob", role="operator"))
+    assert not _revoked_by(event, Actor("token", "ann", role="operator"))
+    revoke = StoredEvent(
+        99, "2026-01-01T00:00:00.000Z", "cli:admin", "UnitTokenRevoked", {"unit_id": "unit-000001"}
+    )
+    assert _revoked_by(revoke, Actor("unit", "MED-1", unit_id="unit-000001"))
