@@ -154,7 +154,6 @@ class ComplianceAlert:
     kind: str  # the incident's kind
     places: list[dict[str, Any]]  # each: name, layer, place_type, rule, distance_m
     raised_at: str
-    status: str = "open"  # closes when its incident is resolved
 
     def view(self) -> dict[str, Any]:
         return asdict(self)

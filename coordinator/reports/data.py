@@ -196,27 +196,10 @@ def build_report(
         "timeline": [item for subject, item in fold.entries if scope.subject(subject)],
         "response_times": response_rows(_samples(fold, incidents, assignments), targets),
         "compliance_alerts": [
-            {
-                "id": alert.id,
-                "incident_id": alert.incident_id,
-                "kind": alert.kind,
-                "places": alert.places,
-                "raised_at": alert.raised_at,
-            }
-            for alert in state.alerts.values()
-            if alert.incident_id in kept_incidents
+            alert.view() for alert in state.alerts.values() if alert.incident_id in kept_incidents
         ],
         "footage_requests": [
-            {
-                "id": req.id,
-                "incident_id": req.incident_id,
-                "cameras": req.cameras,
-                "window_start": req.window_start,
-                "window_end": req.window_end,
-                "requested_at": req.requested_at,
-            }
-            for req in state.footage_requests.values()
-            if req.incident_id in kept_incidents
+            req.view() for req in state.footage_requests.values() if req.incident_id in kept_incidents
         ],
         "totals": {
             "incidents": len(incidents),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from coordinator.domain.model import ASSIGNMENT_STATUSES
 from coordinator.reports.charts import tension_chart, tension_colour
 from coordinator.reports.fmt import Clock, between, duration, esc, humanize
 from coordinator.reports.reportmap import ASSIGNMENT_ACTIVE, ASSIGNMENT_COLOURS, incident_colour, unit_colours
@@ -23,16 +24,6 @@ MEASURES = {
     "dispatch_to_on_scene": "Dispatched → on scene",
 }
 GROUPS = {"assignment_kind": "Assignment", "incident_kind": "Incident"}
-STEPS = (
-    "dispatched",
-    "delivered",
-    "acknowledged",
-    "en_route",
-    "on_scene",
-    "completed",
-    "declined",
-    "cancelled",
-)
 
 
 def table(headers: Iterable[str], rows: Iterable[str], css: str = "", *, grouped: bool = False) -> str:
@@ -338,7 +329,9 @@ def assignments(report: dict[str, Any], clock: Clock) -> str:
         ack = between(dispatched, times.get("acknowledged"))
         scene = between(dispatched, times.get("on_scene"))
         status = str(a.get("status") or "")
-        steps = " · ".join(f"{esc(humanize(s))} {esc(clock.time(times[s]))}" for s in STEPS if times.get(s))
+        steps = " · ".join(
+            f"{esc(humanize(s))} {esc(clock.time(times[s]))}" for s in ASSIGNMENT_STATUSES if times.get(s)
+        )
         rows.append(
             f"<tbody class='keep'><tr class='assignment' id='assignment-{esc(a.get('id'))}'>"
             f"<td class='num'>{esc(clock.time(dispatched))}</td>"
