@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from coordinator.reports.browser import CHROMIUM_FLAGS, chromium_path
 from tests.conftest import Api, Server, cli
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        raise RuntimeError("Chromium is not installed; the README's test command installs it")
-    return path
+# The product's own Chromium settings (report PDFs), plus two that quiet a test browser further.
+TEST_FLAGS = [*CHROMIUM_FLAGS, "--disable-quic", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        instance = p.chromium.launch(executable_path=chromium_path(), args=TEST_FLAGS)
         yield instance
         instance.close()
 

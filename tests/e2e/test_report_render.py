@@ -13,11 +13,10 @@ from typing import TypeVar
 import pytest
 from playwright.sync_api import Browser
 
+from coordinator.reports.browser import chromium_path
 from coordinator.reports.html import write_html
 from coordinator.reports.pdf import write_ics214_pdf, write_pdf
 from tests.unit.report_sample import sample_report
-
-from .conftest import chromium_path
 
 pytestmark = pytest.mark.e2e
 T = TypeVar("T")
