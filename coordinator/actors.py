@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers
 
 from .domain.errors import Forbidden, Unauthorized
+from .domain.model import Credential
 from .domain.projection import State
 from .security import token_digest
 
@@ -98,9 +99,17 @@ def resolve_token(service: Coordinator, token: str) -> Actor:
             return actor_for_token(service.state, token)
 
 
-def resolve_user(service: Coordinator, name: str) -> Actor:
-    """Resolve a signed-in user, reading the log once more if the name is unknown."""
+def known_user(service: Coordinator, name: str) -> Credential | None:
+    """Return a login's credential, reading the log once more if the name is unknown
+    (a login the CLI created a moment ago)."""
     with service.lock:
         if name not in service.state.users:
             service.catch_up()
+        return service.state.users.get(name)
+
+
+def resolve_user(service: Coordinator, name: str) -> Actor:
+    """Resolve a signed-in user, reading the log once more if the name is unknown."""
+    with service.lock:
+        known_user(service, name)
         return actor_for_user(service.state, name)

@@ -81,14 +81,20 @@ def _user_disable(args: argparse.Namespace, offline: OfflineService, actor: str)
     return 0
 
 
+MIN_PASSWORD = 8
+
+
+def read_password(*, prompt: str, from_stdin: bool) -> str:
+    """Read a password from standard input or a prompt that does not echo; refuse a short one."""
+    secret = sys.stdin.readline().rstrip("\n") if from_stdin else getpass.getpass(prompt)
+    if len(secret) < MIN_PASSWORD:
+        raise ValidationError(f"the password needs at least {MIN_PASSWORD} characters", field="password")
+    return secret
+
+
 def _user_password(args: argparse.Namespace, offline: OfflineService, actor: str) -> int:
     name = v.account_name(args.name)
-    if args.password_stdin:
-        secret = sys.stdin.readline().rstrip("\n")
-    else:
-        secret = getpass.getpass(f"New password for {name}: ")
-    if len(secret) < 8:
-        raise ValidationError("the password needs at least 8 characters", field="password")
+    secret = read_password(prompt=f"New password for {name}: ", from_stdin=args.password_stdin)
     offline(args.data_dir).execute(c.ChangePassword(name, hash_password(secret)), actor=actor)
     print(f"password of {name} changed")
     return 0

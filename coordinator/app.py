@@ -12,8 +12,7 @@ from .geo.runtime import GeoService
 from .live import handlers
 from .live.hub import LiveHub
 from .resources import asset_dir
-from .service import Coordinator
-from .store.sqlite import SqliteEventLog, SqliteTrackStore
+from .storage import open_service
 from .web import api, errors, headers, limits, pages, report_download
 
 
@@ -39,12 +38,7 @@ def create_app(settings: Settings) -> Flask:
         COORDINATOR_SETTINGS=settings,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service = Coordinator(
-        log=SqliteEventLog(settings.database_path),
-        tracks=SqliteTrackStore(settings.database_path),
-        stale_after_s=settings.stale_after_s,
-    )
-    service.load()
+    service = open_service(settings.data_dir, stale_after_s=settings.stale_after_s)
     app.extensions["coordinator"] = service
     geo = GeoService(settings.data_dir, settings.geo)
     geo.load()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import secrets
@@ -12,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .admin_cli import add_admin_commands
+from .admin_cli import add_admin_commands, read_password
 from .config import ConfigError, Settings, env_float, read_secret_key
 from .domain import commands as c
 from .domain import validation as v
@@ -22,7 +21,7 @@ from .geo.layer_commands import add_layer_commands
 from .reports.command import add_report_command
 from .security import hash_password, new_token, token_digest
 from .service import Coordinator
-from .store.sqlite import SqliteEventLog, SqliteTrackStore
+from .storage import open_service
 
 DEFAULT_DATA_DIR = "coordinator-data"
 CLI_ACTOR = "cli:" + (os.environ.get("USER") or "admin")
@@ -157,20 +156,12 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
 
 
 def _offline_service(data_dir: str) -> Coordinator:
-    path = Settings(data_dir=Path(data_dir), secret_key="-").database_path
-    service = Coordinator(log=SqliteEventLog(path), tracks=SqliteTrackStore(path))
-    service.load()
-    return service
+    return open_service(Path(data_dir))
 
 
 def _user_add(args: argparse.Namespace) -> int:
     name = v.account_name(args.name)
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass(f"Password for {name}: ")
-    if len(password) < 8:
-        raise ConfigError("the password needs at least 8 characters")
+    password = read_password(prompt=f"Password for {name}: ", from_stdin=args.password_stdin)
     service = _offline_service(args.data_dir)
     service.execute(c.CreateUser(name, args.role, hash_password(password)), actor=CLI_ACTOR)
     print(f"user {name} created with role {args.role}")

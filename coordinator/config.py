@@ -39,10 +39,6 @@ class Settings:
     retain_fixes_days: float | None = None
     geo: GeoSettings = field(default_factory=GeoSettings)
 
-    @property
-    def database_path(self) -> Path:
-        return self.data_dir / "coordinator.sqlite3"
-
 
 def read_secret_key(*, secret_key_file: str | None) -> str:
     """Return the secret key from a file or `COORDINATOR_SECRET_KEY`; refuse to guess one."""

@@ -28,7 +28,7 @@ from .domain.errors import DomainError
 from .domain.timefmt import now_utc
 from .security import hash_password, new_token, token_digest
 from .service import Coordinator
-from .store.sqlite import SqliteEventLog, SqliteTrackStore
+from .storage import open_service
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,7 @@ UNITS = [
 def prepare_demo(settings: Settings) -> tuple[str, str]:
     """Seed the scenario once per data directory; return the demo login."""
     login_file = settings.data_dir / "demo-login.txt"
-    service = Coordinator(
-        log=SqliteEventLog(settings.database_path), tracks=SqliteTrackStore(settings.database_path)
-    )
-    service.load()
+    service = open_service(settings.data_dir)
     if "demo" not in service.state.users:
         password = secrets.token_urlsafe(9)
         service.execute(c.CreateUser("demo", "operator", hash_password(password)), actor=DEMO_ACTOR)

@@ -20,7 +20,7 @@ from .domain import rules
 from .domain.commands import Command, CreateDemonstration, ReportIncident, UpdateDemonstration
 from .domain.events import StoredEvent
 from .domain.projection import State, Touched, apply
-from .domain.timefmt import iso, now_utc, parse_iso
+from .domain.timefmt import iso, now_utc
 from .store.protocols import EventLog, Fix, Idempotency, SequenceConflict, TrackStore
 
 log = logging.getLogger(__name__)
@@ -251,10 +251,7 @@ class Coordinator:
     # --- views ------------------------------------------------------------
 
     def is_stale(self, fix: Fix | None, now: datetime | None = None) -> bool:
-        if fix is None:
-            return True
-        age = ((now or self.clock()) - parse_iso(fix.at)).total_seconds()
-        return age > self.stale_after_s
+        return fix is None or fix.older_than(self.stale_after_s, now=now or self.clock())
 
     def all_positions(self) -> dict[str, dict[str, Any]]:
         """Return the newest fix of every unit that has one."""

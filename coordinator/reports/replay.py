@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.projection import State, apply
-from ..domain.timefmt import iso, parse_iso
+from ..domain.timefmt import iso
 from ..store.protocols import EventLog, TrackStore
 
 COLLECTIONS = ("demonstrations", "units", "incidents", "assignments", "alerts", "footage_requests")
@@ -56,7 +56,7 @@ def snapshot_at(
     for unit in body["units"]:
         fix = fixes.get(unit["id"])
         unit["position"] = None if fix is None else fix.view()
-        unit["stale"] = fix is None or (moment - parse_iso(fix.at)).total_seconds() > stale_after_s
+        unit["stale"] = fix is None or fix.older_than(stale_after_s, now=moment)
     body["positions"] = {unit_id: fix.view() for unit_id, fix in fixes.items()}
     body["stale_after_s"] = stale_after_s
     return body

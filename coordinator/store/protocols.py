@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..domain.events import NewEvent, StoredEvent
+from ..domain.timefmt import parse_iso
 
 
 class SequenceConflict(Exception):
@@ -35,6 +37,10 @@ class Fix:
 
     def view(self) -> dict[str, Any]:
         return {"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m, "at": self.at}
+
+    def older_than(self, seconds: float, *, now: datetime) -> bool:
+        """Whether the fix was taken more than `seconds` before `now` (then it is stale)."""
+        return (now - parse_iso(self.at)).total_seconds() > seconds
 
 
 class EventLog(Protocol):

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..actors import actor_for_user
+from ..actors import actor_for_user, known_user
 from ..domain.errors import DomainError
 from ..security import same, verify_password
 from .context import csrf_token, service, settings
@@ -64,11 +64,7 @@ def login_submit() -> tuple[str, int] | BaseResponse:
         return render_template("login.html", csrf=csrf_token(), error="Form expired; try again."), 400
     name = request.form.get("username", "")
     password = request.form.get("password", "")
-    svc = service()
-    with svc.lock:
-        if name not in svc.state.users:
-            svc.catch_up()  # a login the CLI created a moment ago
-        credential = svc.state.users.get(name)
+    credential = known_user(service(), name)
     if credential is None or credential.revoked or not verify_password(credential.secret_hash, password):
         return render_template("login.html", csrf=csrf_token(), error="Wrong name or password."), 401
     session.clear()  # a fresh session id and CSRF token on every sign-in
