@@ -18,6 +18,8 @@ from ..domain.errors import DomainError
 
 LOGIN_LIMIT = "10 per minute"
 FIELD_REPORT_LIMIT = "30 per minute"
+# A report can start Chromium for a PDF: seconds of work a caller should not repeat at will.
+REPORT_LIMIT = "10 per minute"
 
 
 class RateLimited(DomainError):
@@ -55,12 +57,20 @@ def register(app: Flask, *, storage_uri: str = "memory://") -> Budget:
         storage,
     )
     app.extensions["coordinator.field_budget"] = field
+    app.extensions["coordinator.report_budget"] = Budget(
+        "report", REPORT_LIMIT, f"more than {REPORT_LIMIT} reports for this account; wait a minute", storage
+    )
     return field
 
 
 def spend_login_attempt() -> None:
     budget: Budget = current_app.extensions["coordinator.login_budget"]
     budget.spend(request.remote_addr or "unknown")
+
+
+def spend_report(actor_label: str) -> None:
+    budget: Budget = current_app.extensions["coordinator.report_budget"]
+    budget.spend(actor_label)
 
 
 def spend_field_report() -> None:

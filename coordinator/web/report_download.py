@@ -16,6 +16,7 @@ from ..domain.timefmt import parse_iso
 from ..reports.command import FORMATS, writers
 from ..reports.data import ReportError, build_report
 from .context import current_actor, service
+from .limits import spend_report
 
 bp = Blueprint("report", __name__, url_prefix="/api")
 
@@ -45,6 +46,7 @@ def download() -> Response:
         home_agency="City of Boston", prepared_by=actor.name, unit_leader_position="Unit leader"
     )
     chosen = writers(FORMATS if fmt == "all" else (fmt,), options)
+    spend_report(actor.label)  # only well-formed requests count against the budget
     svc = service()
     try:
         report = build_report(

@@ -70,3 +70,10 @@ def test_the_dashboard_downloads_the_report_for_a_window(
     assert info.value.suggested_filename == "report.html"
     assert "MED-5" in content and "<svg" in content
     assert page_errors == []
+
+
+def test_report_downloads_are_limited_per_account(server: Server, e2e_api: Api) -> None:
+    params = {**_window(), "format": "csv"}
+    codes = [e2e_api.get("/api/report", params=params).status_code for _ in range(11)]
+    assert codes == [200] * 10 + [429]
+    assert "wait" in e2e_api.get("/api/report", params=params).json()["error"]
