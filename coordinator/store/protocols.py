@@ -15,6 +15,10 @@ class SequenceConflict(Exception):
     """Another writer appended first; the caller catches up and decides again."""
 
 
+class StoreUnavailable(Exception):
+    """The shared store cannot be reached; the message says what was not done."""
+
+
 @dataclass(frozen=True)
 class Idempotency:
     """A caller's key for a command and the answer to give if it comes again."""

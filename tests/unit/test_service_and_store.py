@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from coordinator.domain.events import NewEvent, StoredEvent
 from coordinator.domain.projection import Touched
 from coordinator.domain.timefmt import iso
 from coordinator.service import Coordinator, new_entity_id
-from coordinator.store.protocols import EventLog, Fix, Idempotency, SequenceConflict
-from coordinator.store.sqlite import SqliteEventLog, SqliteTrackStore
+from coordinator.store.protocols import EventLog, Fix, Idempotency, SequenceConflict, TrackStore
+
+from .backends import Backend
 
 START = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -41,32 +41,20 @@ OpenCoordinator = Callable[..., Coordinator]
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "coordinator.sqlite3"
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def open_coordinator(db_path: Path, clock: Clock) -> Iterator[OpenCoordinator]:
-    """Open (and later close) Coordinators on the one database file, each loaded."""
-    opened: list[Coordinator] = []
+def open_coordinator(backend: Backend, clock: Clock) -> Iterator[OpenCoordinator]:
+    """Open Coordinators on one shared store (a SQLite file or a Redis prefix), each loaded."""
 
     def _open(**kwargs: Any) -> Coordinator:
-        service = Coordinator(
-            log=SqliteEventLog(db_path), tracks=SqliteTrackStore(db_path), clock=clock, **kwargs
-        )
+        service = Coordinator(log=backend.log(), tracks=backend.tracks(), clock=clock, **kwargs)
         service.load()
-        opened.append(service)
         return service
 
     yield _open
-    for service in opened:
-        service.log.close()
-        service.tracks.close()
 
 
 @pytest.fixture
@@ -384,20 +372,67 @@ def test_positions_survive_reopening(open_coordinator: OpenCoordinator) -> None:
     assert view["stale"] is False
 
 
-def test_track_store_latest_picks_newest_row_per_unit(db_path: Path) -> None:
-    tracks = SqliteTrackStore(db_path)
-    try:
-        rows = [
-            Fix("unit-000001", 1.0, 1.0, None, "2025-06-01T12:00:05.000Z", "2025-06-01T12:00:06.000Z"),
-            Fix("unit-000001", 2.0, 2.0, 4.0, "2025-06-01T12:00:09.000Z", "2025-06-01T12:00:09.500Z"),
-            Fix("unit-000001", 3.0, 3.0, None, "2025-06-01T12:00:01.000Z", "2025-06-01T12:00:10.000Z"),
-        ]
-        tracks.write_fixes(rows)
-        tracks.write_fixes([])
-        assert tracks.count() == 3
-        assert tracks.latest() == {"unit-000001": rows[1]}
-    finally:
-        tracks.close()
+def test_track_store_latest_picks_newest_row_per_unit(backend: Backend) -> None:
+    tracks = backend.tracks()
+    rows = [
+        Fix("unit-000001", 1.0, 1.0, None, "2025-06-01T12:00:05.000Z", "2025-06-01T12:00:06.000Z"),
+        Fix("unit-000001", 2.0, 2.0, 4.0, "2025-06-01T12:00:09.000Z", "2025-06-01T12:00:09.500Z"),
+        Fix("unit-000001", 3.0, 3.0, None, "2025-06-01T12:00:01.000Z", "2025-06-01T12:00:10.000Z"),
+    ]
+    tracks.write_fixes(rows)
+    tracks.write_fixes([])
+    assert tracks.count() == 3
+    assert tracks.latest() == {"unit-000001": rows[1]}
+
+
+def _track_rows() -> list[Fix]:
+    def fix(unit: str, at: str, lat: float) -> Fix:
+        return Fix(unit, lat, -71.0, None, f"2025-06-01T12:{at}Z", f"2025-06-01T12:{at}Z")
+
+    return [
+        fix("unit-00000b", "00:05.000", 1.0),
+        fix("unit-00000a", "00:09.001", 2.0),
+        fix("unit-00000a", "00:09.000", 3.0),
+        fix("unit-00000a", "00:01.500", 4.0),
+        fix("unit-00000b", "01:00.000", 5.0),
+    ]
+
+
+def test_track_store_yields_a_window_by_unit_then_time(backend: Backend) -> None:
+    tracks: TrackStore = backend.tracks()
+    rows = _track_rows()
+    tracks.write_fixes(rows[:2])
+    tracks.write_fixes(rows[2:])
+    window = list(tracks.fixes_between("2025-06-01T12:00:01.500Z", "2025-06-01T12:01:00.000Z"))
+    assert window == [rows[3], rows[2], rows[1], rows[0]]
+    assert list(tracks.fixes_between("2025-06-01T12:00:09.001Z", "2025-06-01T12:00:09.002Z")) == [rows[1]]
+
+
+def test_track_store_finds_each_units_fix_as_of_a_moment(backend: Backend) -> None:
+    tracks: TrackStore = backend.tracks()
+    rows = _track_rows()
+    tracks.write_fixes(rows)
+    ids = ["unit-00000a", "unit-00000b", "unit-00000c"]
+    assert tracks.latest_at(ids, "2025-06-01T12:00:09.000Z") == {
+        "unit-00000a": rows[2],
+        "unit-00000b": rows[0],
+    }
+    assert tracks.latest_at(ids, "2025-06-01T12:00:01.000Z") == {}
+    assert tracks.latest_at(ids, "2025-06-01T13:00:00.000Z") == {
+        "unit-00000a": rows[1],
+        "unit-00000b": rows[4],
+    }
+
+
+def test_track_store_purge_drops_only_older_fixes_and_keeps_latest_true(backend: Backend) -> None:
+    tracks: TrackStore = backend.tracks()
+    rows = _track_rows()
+    tracks.write_fixes(rows)
+    assert tracks.purge_before("2025-06-01T12:00:09.001Z") == 3
+    assert tracks.count() == 2
+    assert tracks.latest() == {"unit-00000a": rows[1], "unit-00000b": rows[4]}
+    assert tracks.purge_before("2025-06-01T12:00:59.000Z") == 1
+    assert tracks.latest() == {"unit-00000b": rows[4]}
 
 
 def test_is_stale_after_stale_after_s(open_coordinator: OpenCoordinator, clock: Clock) -> None:
@@ -469,7 +504,7 @@ def test_stored_events_keep_hashes_so_a_reopened_service_can_check_them(
 # --- the SQLite event log ------------------------------------------------
 
 
-def _append(log: SqliteEventLog, count: int) -> list[StoredEvent]:
+def _append(log: EventLog, count: int) -> list[StoredEvent]:
     stored: list[StoredEvent] = []
     for i in range(count):
         stored += log.append(
@@ -478,8 +513,8 @@ def _append(log: SqliteEventLog, count: int) -> list[StoredEvent]:
     return stored
 
 
-def test_read_after_pages_with_limit(db_path: Path) -> None:
-    log = SqliteEventLog(db_path)
+def test_read_after_pages_with_limit(backend: Backend) -> None:
+    log = backend.log()
     try:
         written = _append(log, 7)
         assert log.read_after(0, limit=3) == written[0:3]
@@ -499,8 +534,8 @@ def test_read_after_pages_with_limit(db_path: Path) -> None:
         log.close()
 
 
-def test_append_refuses_a_stale_expected_seq_and_writes_nothing(db_path: Path) -> None:
-    log = SqliteEventLog(db_path)
+def test_append_refuses_a_stale_expected_seq_and_writes_nothing(backend: Backend) -> None:
+    log = backend.log()
     try:
         _append(log, 2)
         with pytest.raises(SequenceConflict):
@@ -511,8 +546,8 @@ def test_append_refuses_a_stale_expected_seq_and_writes_nothing(db_path: Path) -
         log.close()
 
 
-def test_append_of_a_batch_gets_contiguous_seqs_and_keeps_idempotency(db_path: Path) -> None:
-    log = SqliteEventLog(db_path)
+def test_append_of_a_batch_gets_contiguous_seqs_and_keeps_idempotency(backend: Backend) -> None:
+    log = backend.log()
     try:
         stored = log.append(
             [NewEvent("A", {"n": 1}), NewEvent("B", {"n": 2})],
@@ -530,8 +565,8 @@ def test_append_of_a_batch_gets_contiguous_seqs_and_keeps_idempotency(db_path: P
         log.close()
 
 
-def test_append_refuses_an_idempotency_key_already_used_and_writes_nothing(db_path: Path) -> None:
-    log = SqliteEventLog(db_path)
+def test_append_refuses_an_idempotency_key_already_used_and_writes_nothing(backend: Backend) -> None:
+    log = backend.log()
     try:
         key = Idempotency("t\x1fk", 200, {"collection": None, "id": None})
         log.append([NewEvent("A", {})], actor="t", at=iso(START), expected_seq=0, idempotency=key)
@@ -573,7 +608,7 @@ class RacingClock(Clock):
 
 
 def test_same_key_racing_on_another_node_is_replayed_not_applied_twice(
-    db_path: Path, open_coordinator: OpenCoordinator
+    backend: Backend, open_coordinator: OpenCoordinator
 ) -> None:
     theirs = open_coordinator()
     command = v.create_demonstration({"name": "March", "lat": 41.88, "lon": -87.63})
@@ -581,7 +616,7 @@ def test_same_key_racing_on_another_node_is_replayed_not_applied_twice(
     clock = RacingClock(
         lambda: won.append(theirs.execute(command, actor="bridge", idempotency_key="retry-7").body["id"])
     )
-    ours = Coordinator(log=SqliteEventLog(db_path), tracks=SqliteTrackStore(db_path), clock=clock)
+    ours = Coordinator(log=backend.log(), tracks=backend.tracks(), clock=clock)
     try:
         ours.load()
         result = ours.execute(command, actor="bridge", idempotency_key="retry-7")
@@ -595,13 +630,13 @@ def test_same_key_racing_on_another_node_is_replayed_not_applied_twice(
 
 
 def test_same_key_for_a_no_op_racing_on_another_node_is_replayed(
-    db_path: Path, open_coordinator: OpenCoordinator
+    backend: Backend, open_coordinator: OpenCoordinator
 ) -> None:
     theirs = open_coordinator()
     demo_id = create_demonstration(theirs)
     command = v.update_demonstration(demo_id, {"name": "March"})
     clock = RacingClock(lambda: theirs.execute(command, actor="bridge", idempotency_key="noop-7"))
-    ours = Coordinator(log=SqliteEventLog(db_path), tracks=SqliteTrackStore(db_path), clock=clock)
+    ours = Coordinator(log=backend.log(), tracks=backend.tracks(), clock=clock)
     try:
         ours.load()
         result = ours.execute(command, actor="bridge", idempotency_key="noop-7")
