@@ -10,6 +10,7 @@ from flask_socketio import SocketIO
 from .config import Settings
 from .geo.runtime import GeoService
 from .live import handlers
+from .live.cluster import ClusterLink
 from .live.hub import LiveHub
 from .resources import asset_dir
 from .storage import open_service
@@ -38,16 +39,27 @@ def create_app(settings: Settings) -> Flask:
         COORDINATOR_SETTINGS=settings,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service = open_service(settings.data_dir, stale_after_s=settings.stale_after_s)
+    service = open_service(
+        settings.data_dir,
+        stale_after_s=settings.stale_after_s,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        node_id=settings.node_id,
+    )
     app.extensions["coordinator"] = service
     geo = GeoService(settings.data_dir, settings.geo)
     geo.load()
     service.enricher = geo.enrich
     app.extensions["coordinator.geo"] = geo
 
+    queue: dict[str, str] = {}
+    if settings.redis_url:
+        # An emit that is not marked local reaches the sockets of every node.
+        queue = {"message_queue": settings.redis_url, "channel": settings.redis_prefix + "socketio"}
     socketio = SocketIO(
         app,
-        async_mode="threading",
+        async_mode=settings.async_mode,
+        **queue,
         max_http_buffer_size=settings.max_payload_bytes,
         # One client's messages are handled in the order sent (a tablet's queue relies on it).
         async_handlers=False,
@@ -55,12 +67,22 @@ def create_app(settings: Settings) -> Flask:
         manage_session=False,
     )
     hub = LiveHub(socketio, service, settings, geo)
+    if settings.redis_url:
+        hub.link = ClusterLink(
+            redis_url=settings.redis_url,
+            prefix=settings.redis_prefix,
+            node_id=settings.node_id,
+            service=service,
+            on_remote_events=hub.remote_events,
+        )
     app.extensions["coordinator.hub"] = hub
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(report_download.bp)
-    budget = limits.register(app, storage_uri=settings.rate_limit_storage)
+    budget = limits.register(
+        app, storage_uri=settings.rate_limit_storage, key_prefix=settings.redis_prefix + "limits"
+    )
     handlers.register(socketio, hub, service, budget)
     errors.register(app)
     headers.register(app, tile_url=settings.tile_url)

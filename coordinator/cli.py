@@ -21,7 +21,8 @@ from .geo.layer_commands import add_layer_commands
 from .reports.command import add_report_command
 from .security import hash_password, new_token, token_digest
 from .service import Coordinator
-from .storage import open_service
+from .storage import open_service, redis_from_env
+from .store.redis_streams import DEFAULT_PREFIX
 
 DEFAULT_DATA_DIR = "coordinator-data"
 CLI_ACTOR = "cli:" + (os.environ.get("USER") or "admin")
@@ -57,8 +58,21 @@ def _parser() -> argparse.ArgumentParser:
         )
         return p
 
-    serve = command("serve", "Run the server (one node) on the embedded SQLite default.")
+    serve = command(
+        "serve", "Run one node: on the embedded SQLite default, or one of several over --redis-url."
+    )
     _server_options(serve, default_port=8080)
+    serve.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or None,
+        help="share the log, tracks and live push with other nodes through this Redis "
+        "(default: $REDIS_URL; unset: SQLite in --data-dir)",
+    )
+    serve.add_argument(
+        "--redis-prefix",
+        default=os.environ.get("COORDINATOR_REDIS_PREFIX") or DEFAULT_PREFIX,
+        help=f"prefix of this operation's Redis keys (default {DEFAULT_PREFIX!r})",
+    )
     serve.add_argument("--secret-key-file", help="file holding the session secret key")
     serve.add_argument(
         "--retain-fixes-days",
@@ -139,8 +153,9 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
     )
     p.add_argument(
         "--rate-limit-storage",
-        default=os.environ.get("COORDINATOR_RATE_LIMIT_STORAGE", "memory://"),
-        help="where rate-limit counters live: memory:// (default) or redis://host:port/db",
+        default=os.environ.get("COORDINATOR_RATE_LIMIT_STORAGE") or None,
+        help="where rate-limit counters live: memory:// or redis://host:port/db "
+        "(default: the --redis-url Redis when set, else memory://)",
     )
     p.add_argument(
         "--session-lifetime",
@@ -156,7 +171,9 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
 
 
 def _offline_service(data_dir: str) -> Coordinator:
-    return open_service(Path(data_dir))
+    """Open the operation's store for one command: Redis when REDIS_URL is set, else SQLite."""
+    redis_url, prefix = redis_from_env()
+    return open_service(Path(data_dir), redis_url=redis_url, redis_prefix=prefix)
 
 
 def _user_add(args: argparse.Namespace) -> int:
@@ -195,6 +212,10 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
     extra: dict[str, Any] = {}
     if args.tile_url:
         extra["tile_url"] = "" if args.tile_url == "none" else args.tile_url
+    redis_url = getattr(args, "redis_url", None)
+    if redis_url:
+        extra["redis_url"] = redis_url
+        extra["redis_prefix"] = args.redis_prefix
     return Settings(
         data_dir=Path(args.data_dir),
         secret_key=secret_key,
@@ -204,15 +225,24 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
         demo=demo,
         retain_fixes_days=getattr(args, "retain_fixes_days", None),
         session_lifetime_s=int(args.session_lifetime),
-        rate_limit_storage=args.rate_limit_storage,
+        rate_limit_storage=args.rate_limit_storage or redis_url or "memory://",
         **extra,
     )
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = _settings(args, secret_key=read_secret_key(secret_key_file=args.secret_key_file), demo=False)
-    _run_server(settings, args.host, args.port)
+    _run_server(_serve_settings(args), args.host, args.port)
     return 0
+
+
+def _serve_settings(args: argparse.Namespace) -> Settings:
+    return _settings(args, secret_key=read_secret_key(secret_key_file=args.secret_key_file), demo=False)
+
+
+def serve_settings(argv: list[str]) -> Settings:
+    """Return the settings `coordinator serve` would run with, given its options."""
+    args = _parser().parse_args(["serve", *argv])
+    return _serve_settings(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

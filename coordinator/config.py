@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .geo.settings import GeoSettings
+from .store.redis_streams import DEFAULT_PREFIX
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILE_ATTRIBUTION = "&copy; OpenStreetMap contributors"
@@ -38,6 +40,14 @@ class Settings:
     # Position telemetry older than this many days is deleted hourly (None: keep all).
     retain_fixes_days: float | None = None
     geo: GeoSettings = field(default_factory=GeoSettings)
+    # Several nodes: the shared log, tracks and Socket.IO message queue live in this Redis.
+    redis_url: str | None = None
+    # Every key of one operation starts with this, so operations can share a Redis.
+    redis_prefix: str = DEFAULT_PREFIX
+    # Names this node in the telemetry it shares; unique per process.
+    node_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    # "threading" for `coordinator serve`; "gevent" under gunicorn's gevent worker.
+    async_mode: str = "threading"
 
 
 def read_secret_key(*, secret_key_file: str | None) -> str:

@@ -11,7 +11,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -229,6 +229,21 @@ class Coordinator:
             for listener in self._fix_listeners:
                 listener(fix)
         return fix
+
+    def merge_fixes(self, fixes: Sequence[Fix]) -> int:
+        """Take fixes another node received and wrote: each becomes its unit's position if newest.
+
+        They are already in the track store, and on every dashboard through the node
+        that received them, so they are neither buffered nor announced again.
+        """
+        merged = 0
+        with self._fix_lock:
+            for fix in fixes:
+                current = self.positions.get(fix.unit_id)
+                if current is None or fix.at > current.at:
+                    self.positions[fix.unit_id] = fix
+                    merged += 1
+        return merged
 
     def purge_fixes(self, *, older_than_days: float) -> int:
         """Apply the retention setting: drop position telemetry older than N days (events stay)."""

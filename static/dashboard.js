@@ -207,14 +207,21 @@
     for (const [collection, views] of Object.entries(delta.changes || {})) {
       for (const view of Object.values(views)) upsert(collection, view);
     }
-    for (const [unitId, fix] of Object.entries(delta.positions || {})) {
-      state.positions.set(unitId, fix);
-      dirty.units.add(unitId);
-    }
+    applyPositions(delta.positions);
     if (delta.spatial) { state.spatial = delta.spatial; dirty.panels = true; }
     state.seq = Math.max(state.seq ?? 0, delta.seq);
     state.framesSeen += 1;
     scheduleRender();
+  }
+
+  /* Newest fix wins: with several nodes, fixes of one unit can arrive by two paths. */
+  function applyPositions(positions) {
+    for (const [unitId, fix] of Object.entries(positions || {})) {
+      const known = state.positions.get(unitId);
+      if (known && known.at > fix.at) continue;
+      state.positions.set(unitId, fix);
+      dirty.units.add(unitId);
+    }
   }
 
   function scheduleRender() {
@@ -938,6 +945,12 @@
     if (replay.active) return;
     if (state.seq !== null && message.from_seq !== state.seq) { state.seq = null; sync(); return; }
     applyDelta(message);
+  });
+  // Several nodes: fixes come from every node, outside the sequence of frames.
+  socket.on("positions", (message) => {
+    if (replay.active || state.seq === null) return;
+    applyPositions(message.positions);
+    scheduleRender();
   });
   socket.on("frame", (frame) => {
     if (replay.active) return; // the past is on screen; live resumes with a fresh snapshot

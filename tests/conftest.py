@@ -25,21 +25,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the `coordinator` command line against a data directory."""
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a server or CLI under test: SQLite unless a test names a Redis."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "COORDINATOR_REDIS_PREFIX")}
+    return {**env, "COORDINATOR_SECRET_KEY": SECRET, **extra}
+
+
+def cli(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the `coordinator` command line against a data directory (and a Redis in `env`)."""
     return subprocess.run(
         [sys.executable, "-m", "coordinator.cli", *args, "--data-dir", str(data_dir)],
         input=stdin,
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET},
+        env=child_env(**(env or {})),
         timeout=60,
     )
 
 
-def make_token(data_dir: Path, role: str = "operator", name: str = "tester") -> str:
-    result = cli(data_dir, "token", "create", "--role", role, "--name", name)
+def make_token(
+    data_dir: Path, role: str = "operator", name: str = "tester", env: dict[str, str] | None = None
+) -> str:
+    result = cli(data_dir, "token", "create", "--role", role, "--name", name, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
 
@@ -53,6 +63,8 @@ class Server:
     extra_args: tuple[str, ...] = ()
     # Plain HTTP in tests needs a cookie without the Secure flag.
     insecure_cookies: bool = True
+    # Extra environment, e.g. REDIS_URL and a key prefix for a node of several.
+    env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -80,7 +92,7 @@ class Server:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET},
+            env=child_env(**self.env),
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -48,3 +48,9 @@ class Unauthorized(DomainError):
     """No valid credentials were given."""
 
     status = 401
+
+
+class Unavailable(DomainError):
+    """The command could not be recorded now; the caller may retry it (with its idempotency key)."""
+
+    status = 503

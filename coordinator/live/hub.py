@@ -28,7 +28,8 @@ from ..domain.timefmt import iso
 from ..geo.monitor import DemonstrationArea, UnitPoint
 from ..geo.runtime import GeoService
 from ..service import Coordinator
-from ..store.protocols import Fix
+from ..store.protocols import Fix, StoreUnavailable
+from .cluster import ClusterLink
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,12 @@ class LiveHub:
         self._revoked: list[StoredEvent] = []
         self._last_sent: dict[str, float] = {}
         self.stats = {"frames": 0, "fixes_in_frames": 0, "fixes_superseded": 0, "unit_pushes": 0}
+        # Several nodes: fixes go to every node's dashboards through the Socket.IO message
+        # queue; everything else each node derives from the shared log and sends itself.
+        self.cluster = bool(settings.redis_url)
+        self.link: ClusterLink | None = None
+        self._remote_events = False
+        self._store_down = False
         service.on_events(self._on_events)
         service.on_fix(self._on_fix)
 
@@ -94,6 +101,15 @@ class LiveHub:
                     self._unit_pushes[assignment.unit_id][assignment.id] = None
         self._wake.set()
 
+    def remote_events(self) -> None:
+        """Another node appended: catch up and push to our units now, not at the next frame."""
+        self._remote_events = True
+        self._wake.set()
+
+    def _emit(self, event: str, data: Any, to: str) -> None:
+        """Send to this node's sockets only; the other nodes send the same from the same log."""
+        self.socketio.emit(event, data, to=to, ignore_queue=True)
+
     def _on_fix(self, fix: Fix) -> None:
         with self._pending_lock:
             if fix.unit_id in self._dirty_fixes:
@@ -107,9 +123,13 @@ class LiveHub:
             return
         self._running = True
         self.socketio.start_background_task(self._run)
+        if self.link is not None:
+            self.link.start(self.socketio.start_background_task)
 
     def stop(self) -> None:
         self._running = False
+        if self.link is not None:
+            self.link.stop()
         self._wake.set()
 
     def _run(self) -> None:
@@ -119,6 +139,9 @@ class LiveHub:
             self._wake.wait(timeout=max(0.0, next_frame - time.monotonic()))
             self._wake.clear()
             try:
+                if self._remote_events:
+                    self._remote_events = False
+                    self.service.catch_up()
                 self.disconnect_revoked()
                 self.push_to_units()
                 if time.monotonic() >= next_frame:
@@ -130,6 +153,14 @@ class LiveHub:
                     self.redeliver()
                     self._check_layers()
                     self._apply_retention()
+                if self._store_down:
+                    self._store_down = False
+                    log.info("the store answers again; live frames resume")
+            except StoreUnavailable as exc:
+                # Buffered fixes are kept and written once the store is back; say so once.
+                if not self._store_down:
+                    self._store_down = True
+                    log.warning("live tick held back: %s", exc)
             except Exception:  # the loop must outlive one bad tick; the error is logged
                 log.exception("live tick failed")
         self.service.flush_fixes()
@@ -157,14 +188,19 @@ class LiveHub:
             "seq": events[-1].seq if events else self.frame_seq,
             "events": [e.public() for e in events],
             "changes": self._changes(touched),
-            "positions": {unit_id: fix.view() for unit_id, fix in fixes.items()},
+            "positions": {} if self.cluster else {unit_id: fix.view() for unit_id, fix in fixes.items()},
             "at": iso(self.service.clock()),
         }
         if spatial_changed:
             frame["spatial"] = self.spatial
-        self.socketio.emit("frame", frame, to=DASHBOARDS)
-        self.frame_seq = frame["seq"]
-        self.stats["frames"] += 1
+        if self.cluster and fixes:
+            # One publish per frame, however many fixes: the dashboards of every node get them.
+            positions = {unit_id: fix.view() for unit_id, fix in fixes.items()}
+            self.socketio.emit("positions", {"positions": positions}, to=DASHBOARDS)
+        if events or spatial_changed or not self.cluster:
+            self._emit("frame", frame, DASHBOARDS)
+            self.frame_seq = frame["seq"]
+            self.stats["frames"] += 1
         self.stats["fixes_in_frames"] += len(fixes)
         return frame
 
@@ -228,7 +264,7 @@ class LiveHub:
     def _reload_layers(self) -> None:
         try:
             if self.geo is not None and self.geo.load():
-                self.socketio.emit("layers", {"layers": self.geo.layers()}, to=DASHBOARDS)
+                self._emit("layers", {"layers": self.geo.layers()}, DASHBOARDS)
         except Exception:
             log.exception("reloading map layers failed; keeping the previous ones")
 
@@ -251,7 +287,7 @@ class LiveHub:
                         "changes": self._changes([t for e in missed for t in touched_by(e)]),
                         "positions": self._all_positions(),
                     }
-                    self.socketio.emit("resync", message, to=sid)
+                    self._emit("resync", message, sid)
                     kind = "resync"
                 else:
                     kind = self._send_snapshot(sid)
@@ -264,7 +300,7 @@ class LiveHub:
         snapshot = self.service.snapshot()
         snapshot["positions"] = self._all_positions()
         snapshot["spatial"] = self.spatial
-        self.socketio.emit("snapshot", snapshot, to=sid)
+        self._emit("snapshot", snapshot, sid)
         return "snapshot"
 
     def _events_between(self, after: int, upto: int) -> list[StoredEvent] | None:
@@ -294,7 +330,7 @@ class LiveHub:
             for sid, actor in list(self.sockets.items()):
                 if _revoked_by(event, actor):
                     log.info("disconnecting %s: its credential was revoked", actor.label)
-                    self.socketio.server.disconnect(sid, namespace="/")
+                    self.socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
 
     # --- units --------------------------------------------------------------
 
@@ -324,11 +360,7 @@ class LiveHub:
                 a.id for a in self.service.state.assignments.values() if a.unit_id == unit_id and a.active
             ]
         messages = [m for m in (self.assignment_message(a) for a in active) if m]
-        self.socketio.emit(
-            "assignments",
-            {"unit": self.service.view("units", unit_id), "assignments": messages},
-            to=sid,
-        )
+        self._emit("assignments", {"unit": self.service.view("units", unit_id), "assignments": messages}, sid)
         now = time.monotonic()
         for assignment_id in active:
             self._last_sent[assignment_id] = now
@@ -349,7 +381,7 @@ class LiveHub:
         message = self.assignment_message(assignment_id)
         if message is None:
             return
-        self.socketio.emit("assignment", message, to=unit_room(unit_id))
+        self._emit("assignment", message, unit_room(unit_id))
         self._last_sent[assignment_id] = time.monotonic()
         self.stats["unit_pushes"] += 1
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from ..domain.errors import Unavailable
 from ..domain.events import NewEvent, StoredEvent
 from ..domain.timefmt import parse_iso
 
@@ -15,7 +16,7 @@ class SequenceConflict(Exception):
     """Another writer appended first; the caller catches up and decides again."""
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(Unavailable):
     """The shared store cannot be reached; the message says what was not done."""
 
 

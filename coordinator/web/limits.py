@@ -42,9 +42,11 @@ class Budget:
             raise RateLimited(self.message)
 
 
-def register(app: Flask, *, storage_uri: str = "memory://") -> Budget:
+def register(app: Flask, *, storage_uri: str = "memory://", key_prefix: str = "coordinator") -> Budget:
     """Create the budgets of one app; return the field-report budget for the socket handlers."""
-    storage = storage_from_string(storage_uri)
+    # Nodes of one operation share counters under its prefix; other operations do not.
+    options = {"key_prefix": key_prefix} if storage_uri.startswith(("redis://", "rediss://")) else {}
+    storage = storage_from_string(storage_uri, **options)
     if not isinstance(storage, Storage):  # an async backend cannot serve these threads
         raise ConfigError(f"rate-limit storage {storage_uri!r} is not a synchronous backend")
     app.extensions["coordinator.login_budget"] = Budget(

@@ -15,7 +15,7 @@ from tests.conftest import Api, Server, make_token
 T = TypeVar("T")
 
 # Every message a server pushes to dashboards or units.
-PUSHED = ("snapshot", "resync", "frame", "assignments", "assignment")
+PUSHED = ("snapshot", "resync", "frame", "positions", "assignments", "assignment")
 
 
 def poll(probe: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.05) -> T:
