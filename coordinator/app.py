@@ -12,6 +12,7 @@ from .geo.runtime import GeoService
 from .live import handlers
 from .live.cluster import ClusterLink
 from .live.hub import LiveHub
+from .live.queue import RedisQueue
 from .resources import asset_dir
 from .storage import open_service
 from .web import api, errors, headers, limits, pages, report_download
@@ -52,10 +53,10 @@ def create_app(settings: Settings) -> Flask:
     service.enricher = geo.enrich
     app.extensions["coordinator.geo"] = geo
 
-    queue: dict[str, str] = {}
+    queue: dict[str, RedisQueue] = {}
     if settings.redis_url:
         # An emit that is not marked local reaches the sockets of every node.
-        queue = {"message_queue": settings.redis_url, "channel": settings.redis_prefix + "socketio"}
+        queue = {"client_manager": RedisQueue(settings.redis_url, channel=settings.redis_prefix + "socketio")}
     socketio = SocketIO(
         app,
         async_mode=settings.async_mode,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import socketio
@@ -170,3 +173,36 @@ def status_action(key: str, assignment_id: str, status: str, **extra: Any) -> di
         "type": "assignment_status",
         "data": {"assignment_id": assignment_id, "status": status, **extra},
     }
+
+
+# --- several nodes -----------------------------------------------------------
+
+
+class Cluster:
+    """Nodes sharing one Redis key prefix; each has its own data directory (map layers only)."""
+
+    def __init__(self, root: Path, redis_url: str) -> None:
+        self.root = root
+        self.env = {"REDIS_URL": redis_url, "COORDINATOR_REDIS_PREFIX": f"t-{uuid.uuid4().hex[:10]}:"}
+        self.nodes: list[Server] = []
+        self.token = make_token(root / "admin", "operator", "ops", env=self.env)
+
+    def start_node(self) -> Server:
+        node = Server(self.root / f"node{len(self.nodes)}", env=self.env).start()
+        self.nodes.append(node)
+        return node
+
+    def api(self, node: Server) -> Api:
+        return Api(node.url, self.token)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def position(lat: float, lon: float) -> dict[str, Any]:
+    return {"lat": lat, "lon": lon, "accuracy_m": 5, "at": now_iso()}

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import Api, Server, make_token
-
 from .support import (
+    Cluster,
     comparable,
     connected,
     create_demonstration,
@@ -20,45 +13,9 @@ from .support import (
     create_unit,
     dispatch,
     poll,
+    position,
     state,
 )
-
-
-class Cluster:
-    """Nodes sharing one Redis key prefix; each has its own data directory (map layers only)."""
-
-    def __init__(self, root: Path, redis_url: str) -> None:
-        self.root = root
-        self.env = {"REDIS_URL": redis_url, "COORDINATOR_REDIS_PREFIX": f"t-{uuid.uuid4().hex[:10]}:"}
-        self.nodes: list[Server] = []
-        self.token = make_token(root / "admin", "operator", "ops", env=self.env)
-
-    def start_node(self) -> Server:
-        node = Server(self.root / f"node{len(self.nodes)}", env=self.env).start()
-        self.nodes.append(node)
-        return node
-
-    def api(self, node: Server) -> Api:
-        return Api(node.url, self.token)
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-
-@pytest.fixture
-def cluster(tmp_path: Path, redis_url: str) -> Iterator[Cluster]:
-    nodes = Cluster(tmp_path, redis_url)
-    yield nodes
-    nodes.stop()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _position(lat: float, lon: float) -> dict[str, Any]:
-    return {"lat": lat, "lon": lon, "accuracy_m": 5, "at": _now()}
 
 
 def test_a_fix_reported_on_one_node_reaches_a_dashboard_on_the_other(cluster: Cluster) -> None:
@@ -67,7 +24,7 @@ def test_a_fix_reported_on_one_node_reaches_a_dashboard_on_the_other(cluster: Cl
     with connected(b.url, cluster.token) as dashboard, connected(a.url, unit["token"]) as tablet:
         dashboard.sync()
         tablet.sync()
-        assert tablet.call("position", _position(42.3601, -71.0589))["ok"] is True
+        assert tablet.call("position", position(42.3601, -71.0589))["ok"] is True
         message = dashboard.wait_for("positions", lambda m: unit["id"] in m["positions"], timeout=5)
         assert message["positions"][unit["id"]]["lat"] == 42.3601
     # Node B knows the position too: its API and snapshots show it.
@@ -115,7 +72,7 @@ def test_both_nodes_agree_on_the_state_after_writes_on_each(cluster: Cluster) ->
     dispatch(api_b, medic["id"], injury["id"])
     with connected(a.url, medic["token"]) as tablet:
         tablet.sync()
-        assert tablet.call("position", _position(42.35, -71.06))["ok"] is True
+        assert tablet.call("position", position(42.35, -71.06))["ok"] is True
 
     def agreed() -> dict[str, Any] | None:
         left, right = comparable(state(api_a)), comparable(state(api_b))
