@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -65,6 +66,8 @@ class Server:
     insecure_cookies: bool = True
     # Extra environment, e.g. REDIS_URL and a key prefix for a node of several.
     env: dict[str, str] = field(default_factory=dict)
+    # Run as in production: gunicorn with one gevent worker, instead of `coordinator serve`.
+    gunicorn: bool = False
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -75,24 +78,20 @@ class Server:
     def start(self) -> Server:
         self.log_path = self.data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         log = self.log_path.open("wb")
+        options = [*(["--insecure-cookies"] if self.insecure_cookies else []), "--tile-url", "none"]
+        options += self.extra_args
+        if self.gunicorn:
+            command = [
+                *(sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--graceful-timeout", "3"),
+                *("-b", f"127.0.0.1:{self.port}", "coordinator.wsgi:create()"),
+            ]
+            env = {"COORDINATOR_DATA_DIR": str(self.data_dir), "COORDINATOR_SERVE_ARGS": shlex.join(options)}
+        else:
+            command = [sys.executable, "-m", "coordinator.cli", "serve", "--port", str(self.port)]
+            command += ["--data-dir", str(self.data_dir), *options]
+            env = {}
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "coordinator.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-                *(["--insecure-cookies"] if self.insecure_cookies else []),
-                "--tile-url",
-                "none",
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=child_env(**self.env),
+            command, stdout=log, stderr=subprocess.STDOUT, env=child_env(**env, **self.env)
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -101,7 +100,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).ok:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # gunicorn accepts before its worker is up
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.log()}")
 

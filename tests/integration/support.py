@@ -187,8 +187,8 @@ class Cluster:
         self.nodes: list[Server] = []
         self.token = make_token(root / "admin", "operator", "ops", env=self.env)
 
-    def start_node(self) -> Server:
-        node = Server(self.root / f"node{len(self.nodes)}", env=self.env).start()
+    def start_node(self, *, gunicorn: bool = False) -> Server:
+        node = Server(self.root / f"node{len(self.nodes)}", env=self.env, gunicorn=gunicorn).start()
         self.nodes.append(node)
         return node
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .support import (
     Cluster,
     comparable,
@@ -18,8 +20,10 @@ from .support import (
 )
 
 
-def test_a_fix_reported_on_one_node_reaches_a_dashboard_on_the_other(cluster: Cluster) -> None:
-    a, b = cluster.start_node(), cluster.start_node()
+@pytest.mark.parametrize("runner", ["coordinator serve", "gunicorn with gevent"])
+def test_a_fix_reported_on_one_node_reaches_a_dashboard_on_the_other(cluster: Cluster, runner: str) -> None:
+    # The production server on one side, the development server on the other: they interoperate.
+    a, b = cluster.start_node(gunicorn=runner.startswith("gunicorn")), cluster.start_node()
     unit = create_unit(cluster.api(a), "MED-1")
     with connected(b.url, cluster.token) as dashboard, connected(a.url, unit["token"]) as tablet:
         dashboard.sync()
