@@ -52,6 +52,11 @@ ERRORS = {
     "403": _answer("Role or unit may not do this", _ref("Error")),
     "413": _answer("Body over the size limit", _ref("Error")),
     "429": _answer("Too many requests of this kind for now", _ref("Error")),
+    "503": _answer(
+        "The shared store (Redis, with several nodes) is unreachable; nothing was recorded "
+        "unless a retry with the same Idempotency-Key says so",
+        _ref("Error"),
+    ),
 }
 NOT_FOUND = {"404": _answer("No such entity", _ref("Error"))}
 CONFLICT = {"409": _answer("Refused by the current state", _ref("Error"))}

@@ -1,7 +1,9 @@
-"""`pip install .` must carry the pages, scripts and default map layers inside the package."""
+"""What ships: the package with its pages, scripts and layers, and a compose file Docker accepts."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -62,3 +64,35 @@ def test_installed_package_finds_its_assets_outside_the_checkout(tmp_path: Path)
     ).stdout.splitlines()
     assert "site-packages" in out[0] and out[0].endswith("coordinator/templates")
     assert "boston-places.geojson" in out[1]
+
+
+def _compose_command() -> list[str]:
+    """Docker Compose v2 (`docker compose`) where it exists, else the v1 `docker-compose`."""
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True, check=False).returncode == 0
+    ):
+        return [docker, "compose"]
+    found = shutil.which("docker-compose")
+    assert found, "docker-compose is needed to check the compose file (scripts/test installs it)"
+    return [found]
+
+
+def test_compose_file_describes_redis_two_nodes_and_a_sticky_proxy() -> None:
+    result = subprocess.run(
+        [*_compose_command(), "-f", str(ROOT / "docker-compose.yml"), "config"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COORDINATOR_SECRET_KEY": "compose-check-0123456789abcdef"},
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config = result.stdout
+    for service in ("redis:", "node1:", "node2:", "proxy:"):
+        assert service in config
+    assert "appendonly" in config
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert "ip_hash" in nginx and "Upgrade" in nginx
