@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from flask import Flask
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
 from .geo.runtime import GeoService
@@ -39,6 +40,11 @@ def create_app(settings: Settings) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session_lifetime_s),
         COORDINATOR_SETTINGS=settings,
     )
+    if settings.trusted_proxies:
+        # Behind the proxy every request comes from its address: take the client's from the
+        # headers the trusted proxies set, so per-address limits stay per client.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     service = open_service(
         settings.data_dir,

@@ -164,6 +164,12 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="seconds a dashboard sign-in lasts (default 12 hours)",
     )
     p.add_argument(
+        "--trusted-proxies",
+        type=int,
+        default=int(env_float("COORDINATOR_TRUSTED_PROXIES", 0)),
+        help="how many reverse proxies in front set X-Forwarded-For/-Proto (default 0: none trusted)",
+    )
+    p.add_argument(
         "--insecure-cookies",
         action="store_true",
         help="allow the session cookie over plain HTTP (behind no TLS proxy)",
@@ -225,6 +231,7 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
         demo=demo,
         retain_fixes_days=getattr(args, "retain_fixes_days", None),
         session_lifetime_s=int(args.session_lifetime),
+        trusted_proxies=max(0, args.trusted_proxies),
         rate_limit_storage=args.rate_limit_storage or redis_url or "memory://",
         **extra,
     )

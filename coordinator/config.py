@@ -46,6 +46,8 @@ class Settings:
     redis_prefix: str = DEFAULT_PREFIX
     # Names this node in the telemetry it shares; unique per process.
     node_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    # Reverse proxies in front that set X-Forwarded-For/-Proto; 0 trusts none (a client could forge them).
+    trusted_proxies: int = 0
     # "threading" for `coordinator serve`; "gevent" under gunicorn's gevent worker.
     async_mode: str = "threading"
 

@@ -38,6 +38,32 @@ def test_sign_in_attempts_are_limited_per_address(server: Server) -> None:
     assert codes[10] == 429
 
 
+def _failed_sign_ins(server: Server, forwarded_for: str, count: int) -> list[int]:
+    session = requests.Session()
+    session.headers["X-Forwarded-For"] = forwarded_for
+    codes = []
+    for _ in range(count):
+        csrf = _login_form(session, server)
+        body = {"username": "nobody", "password": "wrong-guess", "csrf": csrf}
+        codes.append(session.post(f"{server.url}/login", data=body, timeout=5).status_code)
+    return codes
+
+
+def test_behind_a_trusted_proxy_the_sign_in_limit_is_per_client(data_dir: Path) -> None:
+    proxied = Server(data_dir, extra_args=("--trusted-proxies", "1")).start()
+    try:
+        assert _failed_sign_ins(proxied, "203.0.113.7", 11)[-1] == 429
+        # Another client behind the same proxy still has its own budget.
+        assert _failed_sign_ins(proxied, "198.51.100.4", 1) == [401]
+    finally:
+        proxied.stop()
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(server: Server) -> None:
+    codes = [_failed_sign_ins(server, f"203.0.113.{i}", 1)[0] for i in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+
+
 def test_a_unit_that_floods_reports_is_told_to_wait_over_http_and_socket_alike(
     server: Server, api: Api
 ) -> None:
