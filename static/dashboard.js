@@ -15,6 +15,9 @@
     spatial: { unit_fences: {}, demonstration_fences: {}, coverage_gaps: [] },
     skewMs: 0,
     framesSeen: 0,
+    // Milliseconds spent applying live messages and drawing, the last 2,000 of each
+    // (bench/bench_dashboard.py reads them; a ring, so it never grows).
+    timing: { apply: [], render: [] },
   };
   window.eoc = state; // for operators' console checks and the end-to-end tests
 
@@ -224,6 +227,14 @@
     }
   }
 
+  function timed(kind, work) {
+    const started = performance.now();
+    work();
+    const ring = state.timing[kind];
+    ring.push(performance.now() - started);
+    if (ring.length > 2000) ring.shift();
+  }
+
   function scheduleRender() {
     if (renderQueued) return;
     renderQueued = true;
@@ -231,7 +242,9 @@
   }
 
   let lastPanelRender = 0;
-  function render() {
+  function render() { timed("render", drawDirty); }
+
+  function drawDirty() {
     renderQueued = false;
     for (const id of dirty.demonstrations) drawDemonstration(state.demonstrations.get(id));
     for (const id of dirty.incidents) drawIncident(state.incidents.get(id));
@@ -949,13 +962,13 @@
   // Several nodes: fixes come from every node, outside the sequence of frames.
   socket.on("positions", (message) => {
     if (replay.active || state.seq === null) return;
-    applyPositions(message.positions);
+    timed("apply", () => applyPositions(message.positions));
     scheduleRender();
   });
   socket.on("frame", (frame) => {
     if (replay.active) return; // the past is on screen; live resumes with a fresh snapshot
     if (state.seq === null) return; // a snapshot is on its way
     if (frame.from_seq > state.seq) { sync(); return; } // a gap: ask for exactly what we missed
-    applyDelta(frame);
+    timed("apply", () => applyDelta(frame));
   });
 })();

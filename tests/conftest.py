@@ -102,6 +102,7 @@ class Server:
                     return self
             except (requests.ConnectionError, requests.Timeout):  # gunicorn accepts before its worker is up
                 time.sleep(0.1)
+        self.stop()  # never leave a half-started server behind
         raise RuntimeError(f"server did not start:\n{self.log()}")
 
     def log(self) -> str:

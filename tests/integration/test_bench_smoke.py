@@ -69,3 +69,23 @@ def test_fanout_benchmark_smoke() -> None:
         run = figures[server]
         assert run["server"] == server and run["fixes_sent"] > 0
         assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+
+
+def test_cluster_benchmark_smoke() -> None:
+    figures = smoke("bench_cluster.py", timeout=240)
+    assert figures["benchmark"] == "cluster" and figures["smoke"] is True
+    assert (figures["nodes"], figures["units"], figures["dashboards"]) == (2, 20, 2)
+    assert figures["fixes_sent"] > 0
+    assert figures["cross"]["ratio"] > 0 and figures["cross"]["delivered"] > 0
+    assert 0 <= figures["cross"]["p50_ms"] <= figures["cross"]["p99_ms"] <= figures["cross"]["max_ms"]
+    assert figures["redis_calls_per_s"]["publish"] > 0
+
+
+def test_dashboard_benchmark_smoke() -> None:
+    figures = smoke("bench_dashboard.py", timeout=240)
+    assert figures["benchmark"] == "dashboard" and figures["smoke"] is True
+    assert figures["units"] == figures["units_connected"] == 50
+    assert figures["units_with_position"] == 50  # every moving unit reached the page
+    assert figures["messages_applied"] > 0 and figures["apply_ms"]["n"] == figures["messages_applied"]
+    assert 0 <= figures["apply_ms"]["p50"] <= figures["apply_ms"]["p99"] <= figures["apply_ms"]["max"]
+    assert figures["render_ms"]["n"] > 0 and figures["heap_mb_first"] > 0 and figures["dom_nodes_last"] > 0

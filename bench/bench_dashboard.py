@@ -1,0 +1,195 @@
+"""The EOC dashboard in headless Chromium with 2,000 units moving: frame cost, long tasks, memory.
+
+Run from the repository root: `python bench/bench_dashboard.py` (about 7 minutes; `--smoke`
+for a tiny run).
+
+A `coordinator serve` node gets U units (real Socket.IO clients in separate processes, the
+load generator of bench_fanout.py) each sending a position every 2 s. One dashboard page in
+Debian's Chromium signs in and stays live for the whole run. The page records how long it
+spends applying each live message and drawing (`window.eoc.timing`, filled by the dashboard
+itself); a PerformanceObserver counts long tasks (over 50 ms). Every 15 s the benchmark
+forces a garbage collection over the DevTools protocol and reads the JS heap and the DOM node
+count. Targets (issue: performance): no task over 50 ms, memory that does not grow.
+Prints a table and, last, one JSON line with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_fanout as fanout  # a sibling script, not a package
+
+PASSWORD = "bench dashboard password"
+SAMPLE_EVERY_S = 15.0
+
+# Collects long tasks from the first moment of the page, before its own scripts run.
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+}).observe({ type: "longtask", buffered: true });
+"""
+
+
+def _sample(page: Any, cdp: Any) -> dict[str, float]:
+    cdp.send("HeapProfiler.collectGarbage")
+    heap = cdp.send("Runtime.getHeapUsage")
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {
+        "t": time.monotonic(),
+        "heap_mb": heap["usedSize"] / 2**20,
+        "nodes": metrics.get("Nodes", 0.0),
+        "listeners": metrics.get("JSEventListeners", 0.0),
+        "frames_seen": float(page.evaluate("window.eoc.framesSeen")),
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
+    array = np.asarray(values)
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(array, 50)), 2),
+        "p99": round(float(np.percentile(array, 99)), 2),
+        "max": round(float(array.max()), 2),
+    }
+
+
+def run(units: int, duration_s: float, workdir: Path) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from coordinator.reports.browser import CHROMIUM_FLAGS, chromium_path
+
+    data_dir = workdir / "data"
+    token = fanout.coordinator_cli(data_dir, "token", "create", "--role", "operator", "--name", "bench")
+    command = [sys.executable, "-m", "coordinator.cli", "user", "add", "eoc", "--role", "operator"]
+    done = fanout.subprocess.run(
+        [*command, "--password-stdin", "--data-dir", str(data_dir)],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env={**fanout.os.environ, "COORDINATOR_SECRET_KEY": fanout.SECRET},
+        check=True,
+        timeout=60,
+    )
+    assert done.returncode == 0
+    server = fanout.ServerProcess("ours", data_dir).start()
+    registered: list[tuple[str, str]] = []
+    fanout.ensure_units(server.url, token, units, registered)
+
+    ctx = mp.get_context("spawn")
+    clock = fanout.Clock(go=ctx.Event(), times=ctx.Array("d", [0.0, 0.0, 0.0]))
+    out = ctx.Queue()
+    workers = []
+    per_worker = fanout.UNITS_PER_WORKER
+    for idx, first in enumerate(range(0, units, per_worker)):
+        chunk = registered[first : first + per_worker]
+        kwargs = {"url": server.url, "units": chunk, "first": first, "total": units}
+        process = ctx.Process(
+            target=fanout.unit_worker, kwargs={**kwargs, "clock": clock, "out": out, "idx": idx}
+        )
+        process.start()
+        workers.append(process)
+    ready = fanout._collect(out, "ready", len(workers), time.monotonic() + 180)
+    connected = sum(r[3] for r in ready)
+
+    samples: list[dict[str, float]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=list(CHROMIUM_FLAGS))
+        page = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
+        page.add_init_script(LONG_TASKS)
+        page.goto(f"{server.url}/login")
+        page.fill("#username", "eoc")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#conn.live", timeout=30_000)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Performance.enable")
+
+        now = time.time()
+        clock.times[:] = [now + 1.0, now + 1.0, now + 1.0 + duration_s]
+        clock.go.set()
+        # The first sample after one full round of fixes: every unit is on the map by then.
+        time.sleep(1.0 + fanout.SEND_EVERY_S + 1.0)
+        page.evaluate("window.__longTasks.length = 0; window.eoc.timing.apply.length = 0;")
+        page.evaluate("window.eoc.timing.render.length = 0;")
+        end = time.monotonic() + duration_s - fanout.SEND_EVERY_S - 1.0
+        while True:
+            samples.append(_sample(page, cdp))
+            if time.monotonic() >= end:
+                break
+            time.sleep(min(SAMPLE_EVERY_S, max(0.0, end - time.monotonic())))
+        timing = page.evaluate("window.eoc.timing")
+        long_tasks = page.evaluate("window.__longTasks")
+        placed = page.evaluate("window.eoc.positions.size")
+        browser.close()
+
+    fanout._collect(out, "result", len(workers), time.monotonic() + 60)
+    for process in workers:
+        process.join(timeout=30)
+    server.stop()
+
+    first_heap = samples[0]["heap_mb"]
+    last_heap = samples[-1]["heap_mb"]
+    minutes = (samples[-1]["t"] - samples[0]["t"]) / 60 or 1.0
+    return {
+        "units": units,
+        "units_connected": connected,
+        "units_with_position": placed,
+        "measured_s": round(samples[-1]["t"] - samples[0]["t"], 1),
+        "messages_applied": len(timing["apply"]),
+        "apply_ms": _percentiles(timing["apply"]),
+        "render_ms": _percentiles(timing["render"]),
+        "long_tasks": len(long_tasks),
+        "longest_task_ms": round(max(long_tasks, default=0.0), 1),
+        "heap_mb_first": round(first_heap, 2),
+        "heap_mb_last": round(last_heap, 2),
+        "heap_mb_max": round(max(s["heap_mb"] for s in samples), 2),
+        "heap_growth_mb_per_min": round((last_heap - first_heap) / minutes, 3),
+        "dom_nodes_first": samples[0]["nodes"],
+        "dom_nodes_last": samples[-1]["nodes"],
+        "listeners_first": samples[0]["listeners"],
+        "listeners_last": samples[-1]["listeners"],
+        "samples": [{k: round(v, 2) for k, v in s.items() if k != "t"} for s in samples],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="50 units for 20 s")
+    parser.add_argument("--units", type=int, default=2000)
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of moving units")
+    args = parser.parse_args()
+    units, duration = (50, 20.0) if args.smoke else (args.units, args.duration)
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        figures = run(units, duration, Path(tmp))
+    print(f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores")
+    placed = figures["units_with_position"]
+    print(f"units {figures['units']} ({figures['units_connected']} connected, {placed} with a position)")
+    for key in ("apply_ms", "render_ms"):
+        f = figures[key]
+        print(f"{key:10} n={f['n']:6} p50={f['p50']:7} p99={f['p99']:7} max={f['max']:7}")
+    print(f"long tasks: {figures['long_tasks']} (longest {figures['longest_task_ms']} ms)")
+    print(
+        f"heap after GC: {figures['heap_mb_first']} -> {figures['heap_mb_last']} MB "
+        f"({figures['heap_growth_mb_per_min']} MB/min); DOM nodes "
+        f"{figures['dom_nodes_first']:.0f} -> {figures['dom_nodes_last']:.0f}"
+    )
+    print(json.dumps({"benchmark": "dashboard", "smoke": args.smoke, **figures}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
