@@ -110,7 +110,8 @@ class Node:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET}
         if self.server == "gunicorn":
-            cmd = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--graceful-timeout", "3"]
+            cmd = [sys.executable, "-m", "gunicorn", "-c", "python:coordinator.gunicorn_conf"]
+            cmd += ["--graceful-timeout", "3"]
             cmd += ["-b", f"127.0.0.1:{self.port}", "coordinator.wsgi:create()"]
             env.update(
                 REDIS_URL=self.redis_url,

@@ -13,6 +13,11 @@ line with the figures.
 
 A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
 it did not but saw the unit's next fix (coalesced within one frame), else as missing.
+
+Under the design load on the coordinator, R extra crews (default 20) answer dispatches: every
+0.5 s the operator dispatches the next crew to a new incident; its tablet answers `received`
+and an `acknowledged` action at once; the round trip is the time from the dispatch request
+to the acknowledgement arriving on each dashboard (p99 target: 250 ms).
 """
 
 from __future__ import annotations
@@ -97,6 +102,9 @@ class ServerProcess:
 
     kind: str  # "ours" or "naive"
     data_dir: Path
+    # Ours as `coordinator serve` (Werkzeug, a thread per socket) or as in production:
+    # gunicorn with one gevent worker (one process either way).
+    server: str = "serve"
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -105,13 +113,19 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        if self.kind == "ours":
+        env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET}
+        if self.kind == "ours" and self.server == "gunicorn":
+            cmd = [sys.executable, "-m", "gunicorn", "-c", "python:coordinator.gunicorn_conf"]
+            cmd += ["--graceful-timeout", "3"]
+            cmd += ["-b", f"127.0.0.1:{self.port}", "coordinator.wsgi:create()"]
+            env["COORDINATOR_DATA_DIR"] = str(self.data_dir)
+            env["COORDINATOR_SERVE_ARGS"] = "--insecure-cookies --tile-url none"
+        elif self.kind == "ours":
             cmd = [sys.executable, "-m", "coordinator.cli", "serve", "--port", str(self.port)]
             cmd += ["--data-dir", str(self.data_dir), "--insecure-cookies", "--tile-url", "none"]
         else:
             cmd = [sys.executable, str(ROOT / "bench" / "naive_server.py"), "--port", str(self.port)]
         log = (self.data_dir.parent / f"{self.kind}-{self.port}.log").open("wb")
-        env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -123,6 +137,15 @@ class ServerProcess:
             except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError(f"{self.kind} server did not start")
+
+    @property
+    def serving_pid(self) -> int:
+        """The process that serves: gunicorn's worker, else the server process itself."""
+        assert self.proc is not None
+        if self.server != "gunicorn" or self.kind != "ours":
+            return self.proc.pid
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return int(children[0]) if children else self.proc.pid
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -163,6 +186,19 @@ def ensure_units(url: str, token: str, wanted: int, units: list[tuple[str, str]]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         units.extend(pool.map(create, range(len(units), wanted)))
+
+
+def register_crews(url: str, token: str, count: int) -> list[tuple[str, str]]:
+    """Register the crews of the round-trip measurement (not among the U units)."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    crews = []
+    for i in range(count):
+        body = {"callsign": f"CREW-{i}", "kind": "medical_team"}
+        answer = session.post(f"{url}/api/units", json=body, timeout=30)
+        answer.raise_for_status()
+        crews.append((str(answer.json()["id"]), str(answer.json()["token"])))
+    return crews
 
 
 # --- the load generator (child processes) ----------------------------------------------
@@ -267,7 +303,7 @@ def dashboard_worker(
         disconnects = 0
 
         def make(sio: Any) -> None:
-            board: dict[str, Any] = {"recv": defaultdict(list), "lat": [], "messages": 0}
+            board: dict[str, Any] = {"recv": defaultdict(list), "lat": [], "messages": 0, "acks": {}}
             boards.append(board)
             sio.board = board
             recv, lat = board["recv"], board["lat"]
@@ -294,6 +330,9 @@ def dashboard_worker(
                     board["messages"] += 1
                     for unit_id, fix in message["positions"].items():
                         record(unit_id, fix["at"], now_ms)
+                    for event in message["events"]:
+                        if event["type"] == "AssignmentAcknowledged":
+                            board["acks"][event["payload"]["id"]] = now_ms
 
             @sio.event
             def disconnect(*_args: Any) -> None:
@@ -318,6 +357,7 @@ def dashboard_worker(
                 "recv": dict(sio.board["recv"]),
                 "lat": np.asarray(sio.board["lat"], dtype=np.float32),
                 "messages": sio.board["messages"],
+                "acks": sio.board["acks"],
             }
             for sio in clients
         ]
@@ -327,6 +367,106 @@ def dashboard_worker(
     out.close()
     out.join_thread()
     os._exit(0)
+
+
+def responder_worker(*, url: str, units: list[tuple[str, str]], clock: Clock, out: Any, idx: int) -> None:
+    """Crews that answer every dispatch at once: `received`, then an `acknowledged` action."""
+
+    async def run() -> None:
+        received: dict[str, float] = {}
+
+        def make(sio: Any) -> None:
+            @sio.on("assignment")
+            async def assignment(message: dict[str, Any]) -> None:
+                now_ms = time.time() * 1000
+                current = message["assignment"]
+                if current["status"] != "dispatched" or current["id"] in received:
+                    return
+                received[current["id"]] = now_ms
+                await sio.emit("received", {"assignment_id": current["id"]})
+                data = {"assignment_id": current["id"], "status": "acknowledged"}
+                await sio.emit(
+                    "action", {"key": f"ack-{current['id']}", "type": "assignment_status", "data": data}
+                )
+
+        clients, failed = await _connect_all(url, [{"token": token} for _uid, token in units], make, 60.0)
+        for sio in clients:
+            if sio is not None:
+                await sio.call("sync", {}, timeout=60)
+        out.put(("ready", "responders", idx, len(clients) - failed, failed, 0.0))
+        _t0, _measure_from, send_until = await _wait_go(clock)
+        await asyncio.sleep(max(0.0, send_until + DRAIN_S - time.time()))
+        out.put(("result", "responders", idx, {"received": received, "disconnects": 0}))
+
+    asyncio.run(run())
+    out.close()
+    out.join_thread()
+    os._exit(0)
+
+
+def dispatcher(
+    *, url: str, token: str, responders: list[tuple[str, str]], start: float, until: float, every_s: float
+) -> dict[str, float]:
+    """Dispatch the responders in turn, one every `every_s`; return each assignment's dispatch time (ms).
+
+    Before a crew is sent again, its previous assignment is cancelled (not timed).
+    """
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    dispatched: dict[str, float] = {}
+    previous: dict[str, str] = {}
+    time.sleep(max(0.0, start - time.time()))
+    n = 0
+    while time.time() < until:
+        unit_id = responders[n % len(responders)][0]
+        if unit_id in previous:
+            session.post(f"{url}/api/assignments/{previous[unit_id]}/status", json={"status": "cancelled"})
+        body = {"kind": "injury", "triage": "delayed", "lat": LAT0, "lon": LON0}
+        incident = session.post(f"{url}/api/incidents", json=body, timeout=30).json()
+        sent_ms = time.time() * 1000
+        answer = session.post(
+            f"{url}/api/assignments",
+            json={"unit_id": unit_id, "kind": "medical_aid", "incident_id": incident["id"]},
+            timeout=30,
+        )
+        if answer.status_code == 201:
+            dispatched[answer.json()["id"]] = sent_ms
+            previous[unit_id] = answer.json()["id"]
+        n += 1
+        time.sleep(max(0.0, start + n * every_s - time.time()))
+    return dispatched
+
+
+def round_trips(dispatched: dict[str, float], results: list[Any]) -> dict[str, Any]:
+    """Dispatch -> the crew's tablet, and dispatch -> its acknowledgement on every dashboard."""
+    received: dict[str, float] = {}
+    acks: list[dict[str, float]] = []
+    for _tag, role, _idx, data in results:
+        if role == "responders":
+            received.update(data["received"])
+        elif role == "dashboards":
+            acks.extend(board["acks"] for board in data["boards"])
+    to_unit = np.asarray([received[a] - t for a, t in dispatched.items() if a in received])
+    trips = np.asarray([board[a] - t for a, t in dispatched.items() for board in acks if a in board])
+    expected = len(dispatched) * len(acks)
+
+    def stats(values: np.ndarray) -> dict[str, float | None]:
+        if not values.size:
+            return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+        return {
+            "p50_ms": round(float(np.percentile(values, 50)), 1),
+            "p99_ms": round(float(np.percentile(values, 99)), 1),
+            "max_ms": round(float(values.max()), 1),
+        }
+
+    return {
+        "dispatched": len(dispatched),
+        "reached_unit": int(to_unit.size),
+        "acks_seen": int(trips.size),
+        "acks_expected": expected,
+        "dispatch_to_unit": stats(to_unit),
+        "round_trip": stats(trips),
+    }
 
 
 # --- one run ------------------------------------------------------------------------
@@ -357,6 +497,8 @@ def run_load(
     dash_auth: dict[str, str],
     warmup_s: float,
     duration_s: float,
+    responders: list[tuple[str, str]] | None = None,
+    dispatch_every_s: float = 0.5,
 ) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -401,11 +543,29 @@ def run_load(
         procs.append(p)
     unit_ready = _collect(out, "ready", n_unit_workers, time.monotonic() + 180)
     connect_s = time.monotonic() - connect_started
+    if responders:
+        p = ctx.Process(
+            target=responder_worker,
+            kwargs={"url": url, "units": responders, "clock": clock, "out": out, "idx": 0},
+        )
+        p.start()
+        procs.append(p)
+        _collect(out, "ready", 1, time.monotonic() + 120)
     t0 = time.time() + 1.0
     clock.times[:] = [t0, t0 + warmup_s, t0 + warmup_s + duration_s]
     clock.go.set()
     time.sleep(max(0.0, t0 + warmup_s - time.time()))
     cpu0 = proc_cpu_s(pid)
+    dispatched: dict[str, float] = {}
+    if responders:
+        dispatched = dispatcher(
+            url=url,
+            token=dash_auth["token"],
+            responders=responders,
+            start=t0 + warmup_s,
+            until=t0 + warmup_s + duration_s - 1.0,
+            every_s=dispatch_every_s,
+        )
     time.sleep(max(0.0, t0 + warmup_s + duration_s - time.time()))
     cpu1 = proc_cpu_s(pid)
     status = proc_status(pid)
@@ -416,7 +576,7 @@ def run_load(
             p.terminate()
             p.join(timeout=5)
     measure_from_ms, until_ms = (t0 + warmup_s) * 1000, (t0 + warmup_s + duration_s) * 1000
-    return summarize(
+    figures = summarize(
         kind=kind,
         n_units=len(units),
         n_dash=dashboards,
@@ -430,6 +590,9 @@ def run_load(
         status=status,
         connect_s=connect_s,
     )
+    if responders:
+        figures["assignments"] = round_trips(dispatched, results)
+    return figures
 
 
 def summarize(
@@ -455,7 +618,7 @@ def summarize(
         if role == "units":
             sent.update(data["sent"])
             send_errors += data["errors"]
-        else:
+        elif role == "dashboards":
             boards.extend(data["boards"])
     in_window = {u: [t for t in ts if measure_from_ms <= t < until_ms] for u, ts in sent.items()}
     fixes_sent = sum(len(ts) for ts in in_window.values())
@@ -532,10 +695,16 @@ def summarize(
 
 
 class Bench:
-    def __init__(self, workdir: Path, dashboards: int, warmup_s: float) -> None:
+    def __init__(
+        self, workdir: Path, dashboards: int, warmup_s: float, responders: int = 0, server: str = "serve"
+    ) -> None:
         self.workdir = workdir
+        self.server = server
         self.dashboards = dashboards
         self.warmup_s = warmup_s
+        # Extra crews, beside the U units, that answer dispatches (the assignment round trip).
+        self.n_responders = responders
+        self.responders: list[tuple[str, str]] = []
         self.ours_dir = workdir / "ours" / "data"
         self.ours_dir.parent.mkdir(parents=True)
         (workdir / "naive" / "data").mkdir(parents=True)
@@ -545,7 +714,8 @@ class Bench:
         self.units: list[tuple[str, str]] = []
 
     def run(self, kind: str, n_units: int, duration_s: float) -> dict[str, Any]:
-        server = ServerProcess(kind, self.ours_dir if kind == "ours" else self.workdir / "naive" / "data")
+        data_dir = self.ours_dir if kind == "ours" else self.workdir / "naive" / "data"
+        server = ServerProcess(kind, data_dir, server=self.server)
         server.start()
         try:
             assert server.proc is not None
@@ -556,17 +726,20 @@ class Bench:
                     f"  {len(self.units)} units registered ({time.monotonic() - started:.1f} s)", flush=True
                 )
                 units, auth = self.units[:n_units], {"token": self.operator}
+                if self.n_responders and not self.responders:
+                    self.responders = register_crews(server.url, self.operator, self.n_responders)
             else:
                 units, auth = [(f"u{i}", f"u{i}") for i in range(n_units)], {"token": "dashboard"}
             figures = run_load(
                 kind=kind,
                 url=server.url,
-                pid=server.proc.pid,
+                pid=server.serving_pid,
                 units=units,
                 dashboards=self.dashboards,
                 dash_auth=auth,
                 warmup_s=self.warmup_s,
                 duration_s=duration_s,
+                responders=self.responders if kind == "ours" else None,
             )
         finally:
             server.stop()
@@ -643,6 +816,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds at design load")
     parser.add_argument("--ramp-duration", type=float, default=20.0, help="measured seconds per ramp step")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument(
+        "--server", choices=("serve", "gunicorn"), default="gunicorn", help="how ours runs (one process)"
+    )
+    parser.add_argument(
+        "--responders", type=int, default=20, help="crews answering a dispatch every 0.5 s (0: none)"
+    )
     parser.add_argument("--ramp", default="2000,3000,5000", help="unit counts above the design load")
     parser.add_argument(
         "--budget", type=float, default=540.0, help="no new ramp step after this many seconds"
@@ -650,10 +829,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.units, args.dashboards, args.duration, args.warmup, args.ramp = 20, 2, 5.0, 2.0, ""
+        args.responders = 2
     deadline = time.monotonic() + args.budget
     levels = [int(x) for x in args.ramp.split(",") if x.strip()]
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
-        bench = Bench(Path(tmp), args.dashboards, args.warmup)
+        bench = Bench(Path(tmp), args.dashboards, args.warmup, args.responders, args.server)
         print(f"design load: U={args.units}, D={args.dashboards}, {args.duration:g} s measured", flush=True)
         design = {kind: bench.run(kind, args.units, args.duration) for kind in ("ours", "naive")}
         runs = list(design.values())
@@ -680,6 +860,11 @@ def main() -> int:
         "sustainable_ge_5x_design": best["ours"] >= 5 * args.units,
         "ratio_ge_10": ratio is not None and ratio >= 10,
     }
+    trips = ours.get("assignments")
+    if trips:
+        p99 = trips["round_trip"]["p99_ms"]
+        targets["round_trip_p99_le_250ms"] = p99 is not None and p99 <= 250
+        print(f"assignment round trip at the design load: {trips}")
     print(
         f"\nhighest sustainable U (D={args.dashboards}): ours {best['ours']}, naive {best['naive']}, "
         f"ratio {'n/a' if ratio is None else f'{ratio:.1f}'}; targets: {targets}"

@@ -48,6 +48,10 @@
 
   const markers = { demonstrations: new Map(), areas: new Map(), units: new Map(), incidents: new Map(), lines: new Map() };
   let showLabels = true;
+  // Above this many units on the map, callsigns show on hover only: thousands of permanent
+  // labels are DOM elements moved on every frame, which freezes the wall screen.
+  const LABEL_LIMIT = 150;
+  const labelsPermanent = () => showLabels && markers.units.size <= LABEL_LIMIT;
 
   /* The demonstration's area of operations: the same radius the server's geofences use. */
   function demoRadius(crowd) {
@@ -101,23 +105,28 @@
       fillColor: C.UNIT_COLORS[unit.kind], fillOpacity: stale ? 0.3 : 0.95, opacity: stale ? 0.45 : 1,
       dashArray: stale ? "2 3" : null,
     };
+    // Only what changed is touched: a style or label update costs a redraw or a layout.
+    const styleKey = `${unit.status}|${unit.kind}|${stale}`;
     if (!marker) {
       marker = L.circleMarker([fix.lat, fix.lon], style).addTo(unitLayer);
       marker.on("click", () => openUnitPopup(unit.id, marker));
       markers.units.set(unit.id, marker);
     } else {
-      marker.setLatLng([fix.lat, fix.lon]);
-      marker.setStyle(style);
+      const at = marker.getLatLng();
+      if (at.lat !== fix.lat || at.lng !== fix.lon) marker.setLatLng([fix.lat, fix.lon]);
+      if (marker._styleKey !== styleKey) marker.setStyle(style);
     }
+    marker._styleKey = styleKey;
     marker._stale = stale;
-    const label = `${unit.callsign}${stale ? " (stale)" : ""}`;
-    if (marker.getTooltip()) {
-      if (marker.getTooltip().options.permanent !== showLabels) marker.unbindTooltip();
-      else marker.setTooltipContent(C.esc(label));
-    }
+    const label = C.esc(`${unit.callsign}${stale ? " (stale)" : ""}`);
+    const permanent = labelsPermanent();
+    if (marker.getTooltip() && marker.getTooltip().options.permanent !== permanent) marker.unbindTooltip();
     if (!marker.getTooltip()) {
-      marker.bindTooltip(C.esc(label), { permanent: showLabels, direction: "right", offset: [8, 0], className: "callsign" });
+      marker.bindTooltip(label, { permanent, direction: "right", offset: [8, 0], className: "callsign" });
+    } else if (marker._label !== label) {
+      marker.setTooltipContent(label);
     }
+    marker._label = label;
   }
 
   function drawIncident(incident) {
@@ -244,8 +253,14 @@
   let lastPanelRender = 0;
   function render() { timed("render", drawDirty); }
 
+  let lastPermanent = null;
   function drawDirty() {
     renderQueued = false;
+    if (labelsPermanent() !== lastPermanent) {
+      // Crossing the label limit (or the toggle) changes every unit's label.
+      lastPermanent = labelsPermanent();
+      for (const id of state.units.keys()) dirty.units.add(id);
+    }
     for (const id of dirty.demonstrations) drawDemonstration(state.demonstrations.get(id));
     for (const id of dirty.incidents) drawIncident(state.incidents.get(id));
     for (const id of dirty.units) {
@@ -352,6 +367,29 @@
     document.getElementById("alert-count").textContent = items.length;
   }
 
+  let lastUnitsKey = "";
+  function fillUnitsBoard(units, key) {
+    lastUnitsKey = key;
+    fill("units", units.map((unit) => {
+      const fix = state.positions.get(unit.id) || unit.position;
+      const stale = isStale(unit);
+      const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
+      const li = row(
+        `<span class="swatch" style="background:${C.UNIT_COLORS[unit.kind]}"></span>` +
+        `<span class="grow"><strong>${C.esc(unit.callsign)}</strong> <span class="muted small">${C.UNIT_LABELS[unit.kind]}</span>` +
+        (assignment ? ` → ${C.esc(targetLabel(assignment))}` : "") + `</span>` +
+        `<span class="badge b-${unit.status}">${unit.status.replaceAll("_", " ")}</span>` +
+        (stale ? `<span class="badge b-stale">${fix ? "stale " + C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "no fix"}</span>` : ""),
+        () => {
+          const now = state.positions.get(unit.id) || unit.position; // the row may be older than the fix
+          if (now) map.flyTo([now.lat, now.lon], Math.max(map.getZoom(), 16));
+        });
+      li.dataset.id = unit.id;
+      if (unit.status === "available") button(li, "Assign", () => openAssign({ unitId: unit.id }));
+      return li;
+    }), "No units registered");
+  }
+
   function renderPanels() {
     renderAlerts();
     const open = [...state.incidents.values()].filter((i) => i.status === "open");
@@ -399,22 +437,15 @@
     document.getElementById("assignment-count").textContent = active.length;
 
     const units = [...state.units.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.callsign.localeCompare(b.callsign));
-    fill("units", units.map((unit) => {
+    // The units board is the long one (thousands of rows): rebuilt only when a row would change.
+    const unitsKey = units.map((unit) => {
       const fix = state.positions.get(unit.id) || unit.position;
-      const stale = isStale(unit);
-      const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
-      const li = row(
-        `<span class="swatch" style="background:${C.UNIT_COLORS[unit.kind]}"></span>` +
-        `<span class="grow"><strong>${C.esc(unit.callsign)}</strong> <span class="muted small">${C.UNIT_LABELS[unit.kind]}</span>` +
-        (assignment ? ` → ${C.esc(targetLabel(assignment))}` : "") + `</span>` +
-        `<span class="badge b-${unit.status}">${unit.status.replaceAll("_", " ")}</span>` +
-        (stale ? `<span class="badge b-stale">${fix ? "stale " + C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "no fix"}</span>` : ""),
-        () => { if (fix) map.flyTo([fix.lat, fix.lon], Math.max(map.getZoom(), 16)); });
-      li.dataset.id = unit.id;
-      if (unit.status === "available") button(li, "Assign", () => openAssign({ unitId: unit.id }));
-      return li;
-    }), "No units registered");
+      const age = isStale(unit) ? (fix ? C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "none") : "";
+      return `${unit.id}|${unit.callsign}|${unit.status}|${unit.active_assignment_id}|${age}`;
+    }).join(";") + `|${state.assignments.size}`;
+    if (unitsKey !== lastUnitsKey) fillUnitsBoard(units, unitsKey);
     document.getElementById("unit-count").textContent = units.length;
+
 
     const demos = [...state.demonstrations.values()].sort((a, b) => (a.status === "ended") - (b.status === "ended") || b.tension - a.tension);
     fill("demonstrations", demos.map((demo) => {

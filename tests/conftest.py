@@ -82,7 +82,8 @@ class Server:
         options += self.extra_args
         if self.gunicorn:
             command = [
-                *(sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--graceful-timeout", "3"),
+                *(sys.executable, "-m", "gunicorn", "-c", "python:coordinator.gunicorn_conf"),
+                *("--graceful-timeout", "3"),
                 *("-b", f"127.0.0.1:{self.port}", "coordinator.wsgi:create()"),
             ]
             env = {"COORDINATOR_DATA_DIR": str(self.data_dir), "COORDINATOR_SERVE_ARGS": shlex.join(options)}

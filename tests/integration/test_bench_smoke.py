@@ -69,6 +69,10 @@ def test_fanout_benchmark_smoke() -> None:
         run = figures[server]
         assert run["server"] == server and run["fixes_sent"] > 0
         assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+    trips = figures["ours"]["assignments"]
+    assert trips["dispatched"] > 0 and trips["reached_unit"] == trips["dispatched"]
+    assert trips["acks_seen"] == trips["acks_expected"] == trips["dispatched"] * 2
+    assert 0 < trips["round_trip"]["p50_ms"] <= trips["round_trip"]["p99_ms"]
 
 
 def test_cluster_benchmark_smoke() -> None:
