@@ -23,7 +23,6 @@ import math
 import multiprocessing as mp
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import redis
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_fanout as fanout
@@ -92,51 +90,8 @@ class RedisServer:
                 self.proc.wait(timeout=5)
 
 
-@dataclass
-class Node:
-    """One coordinator node on the shared Redis, under gunicorn (gevent) or `coordinator serve`."""
-
-    server: str  # "gunicorn" or "serve"
-    data_dir: Path
-    redis_url: str
-    port: int = field(default_factory=fanout.free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Node:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET}
-        if self.server == "gunicorn":
-            cmd = [sys.executable, "-m", "gunicorn", "-c", "python:coordinator.gunicorn_conf"]
-            cmd += ["--graceful-timeout", "3"]
-            cmd += ["-b", f"127.0.0.1:{self.port}", "coordinator.wsgi:create()"]
-            env.update(
-                REDIS_URL=self.redis_url,
-                COORDINATOR_REDIS_PREFIX=PREFIX,
-                COORDINATOR_DATA_DIR=str(self.data_dir),
-                COORDINATOR_SERVE_ARGS="--insecure-cookies --tile-url none",
-            )
-        else:
-            cmd = [sys.executable, "-m", "coordinator.cli", "serve", "--port", str(self.port)]
-            cmd += ["--data-dir", str(self.data_dir), "--insecure-cookies", "--tile-url", "none"]
-            cmd += ["--redis-url", self.redis_url, "--redis-prefix", PREFIX]
-        log = (self.data_dir.parent / f"{self.server}-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"node exited early, see {log.name}")
-            try:
-                # gunicorn accepts connections before its worker is ready: poll with a timeout.
-                if requests.get(f"{self.url}/healthz", timeout=2).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"node on port {self.port} did not start")
+class Node(fanout.ServerProcess):
+    """One coordinator node on the shared Redis (which it finds in its environment)."""
 
     def pids(self) -> list[int]:
         """The process and its children (gunicorn's worker)."""
@@ -163,16 +118,6 @@ class Node:
             return round(fanout.proc_status(pids[-1]).get("VmRSS", 0) / 1024, 1)
         except OSError:
             return 0.0
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 def operator_token(data_dir: Path, redis_url: str) -> str:
@@ -533,7 +478,9 @@ def main() -> int:
                     client.delete(key)
             operator = operator_token(work / "admin", url)
             for n in range(NODES):
-                nodes.append(Node(args.server, work / f"node{n}" / "data", url).start())
+                env = {"REDIS_URL": url, "COORDINATOR_REDIS_PREFIX": PREFIX}
+                node = Node("ours", work / f"node{n}" / "data", server=args.server, env=env)
+                nodes.append(node.start())
             started = time.monotonic()
             units: list[tuple[str, str]] = []
             fanout.ensure_units(nodes[0].url, operator, args.units, units)

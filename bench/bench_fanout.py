@@ -105,6 +105,8 @@ class ServerProcess:
     # Ours as `coordinator serve` (Werkzeug, a thread per socket) or as in production:
     # gunicorn with one gevent worker (one process either way).
     server: str = "serve"
+    # More environment for the server, e.g. REDIS_URL and COORDINATOR_REDIS_PREFIX for a node of several.
+    env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -113,7 +115,8 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET}
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "COORDINATOR_SECRET_KEY": SECRET, **self.env}
         if self.kind == "ours" and self.server == "gunicorn":
             cmd = [sys.executable, "-m", "gunicorn", "-c", "python:coordinator.gunicorn_conf"]
             cmd += ["--graceful-timeout", "3"]

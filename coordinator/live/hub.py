@@ -5,6 +5,11 @@ last frame, fresh views of what they touched, and the newest fix of each unit
 that moved. The number of emits grows with ticks, not with fixes. Each unit
 has a room of its own and gets its assignments as soon as they change.
 
+With several nodes (Redis), fixes leave as one `positions` message per tick through
+the Socket.IO message queue, reaching the dashboards of every node; frames, snapshots
+and unit pushes are sent to this node's sockets only, since every node builds them
+from the same shared log.
+
 Ordering: `live_lock` is taken before the service lock, and the small
 `_pending_lock` after both, so a dashboard joining can never fall between a
 frame's events and the next.
