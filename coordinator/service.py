@@ -147,7 +147,9 @@ class Coordinator:
                 if scoped_key is not None:
                     earlier = self.log.idempotent_response(scoped_key)
                     if earlier is not None:
-                        # The answer is the entity's current view, which may have moved on.
+                        # The answer is the entity's current view, which may have moved on;
+                        # another node may have written it after our last catch-up.
+                        self.catch_up()
                         ref = earlier.response
                         body = self.view(ref["collection"], ref["id"]) if ref.get("id") else {}
                         return Result(earlier.status, body or {}, replayed=True)

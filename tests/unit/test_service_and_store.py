@@ -659,3 +659,14 @@ def test_one_idempotency_key_on_two_kinds_of_command_is_two_requests(coordinator
     )
     assert not incident.replayed
     assert demo.body["id"].startswith("dem-") and incident.body["id"].startswith("inc-")
+
+
+def test_a_retry_on_a_node_behind_the_log_answers_with_the_entity(open_coordinator: OpenCoordinator) -> None:
+    first_node, second_node = open_coordinator(), open_coordinator()
+    command = v.create_demonstration({"name": "Vigil", "lat": 42.35, "lon": -71.06})
+    created = first_node.execute(command, actor="bridge", idempotency_key="retry-1", success_status=201)
+    # The second node has not read the log since: the retry must still answer with the entity.
+    retried = second_node.execute(command, actor="bridge", idempotency_key="retry-1", success_status=201)
+    assert retried.replayed and retried.status == 201
+    assert retried.body == created.body
+    assert second_node.log.last_seq() == 1
