@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_fanout as fanout
 
 ROOT = fanout.ROOT
-SECRET = fanout.SECRET
 PREFIX = "bench:"
 NODES = 2
 TICKS_PER_S = 4  # the default frame interval of 0.25 s
@@ -121,24 +120,10 @@ class Node(fanout.ServerProcess):
 
 
 def operator_token(data_dir: Path, redis_url: str) -> str:
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "coordinator.cli", "token", "create", "--role", "operator"),
-            *("--name", "bench", "--data-dir", str(data_dir)),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={
-            **os.environ,
-            "COORDINATOR_SECRET_KEY": SECRET,
-            "REDIS_URL": redis_url,
-            "COORDINATOR_REDIS_PREFIX": PREFIX,
-        },
-        timeout=120,
+    redis_env = {"REDIS_URL": redis_url, "COORDINATOR_REDIS_PREFIX": PREFIX}
+    return fanout.coordinator_cli(
+        data_dir, "token", "create", "--role", "operator", "--name", "bench", env=redis_env
     )
-    return done.stdout.strip().splitlines()[-1]
 
 
 def command_calls(client: redis.Redis) -> dict[str, int]:

@@ -101,17 +101,9 @@ def run(units: int, duration_s: float, workdir: Path, server_kind: str) -> dict[
 
     data_dir = workdir / "data"
     token = fanout.coordinator_cli(data_dir, "token", "create", "--role", "operator", "--name", "bench")
-    command = [sys.executable, "-m", "coordinator.cli", "user", "add", "eoc", "--role", "operator"]
-    done = fanout.subprocess.run(
-        [*command, "--password-stdin", "--data-dir", str(data_dir)],
-        input=PASSWORD + "\n",
-        capture_output=True,
-        text=True,
-        env={**fanout.os.environ, "COORDINATOR_SECRET_KEY": fanout.SECRET},
-        check=True,
-        timeout=60,
+    fanout.coordinator_cli(
+        data_dir, "user", "add", "eoc", "--role", "operator", "--password-stdin", stdin=PASSWORD + "\n"
     )
-    assert done.returncode == 0
     server = fanout.ServerProcess("ours", data_dir, server=server_kind).start()
     registered: list[tuple[str, str]] = []
     fanout.ensure_units(server.url, token, units, registered)

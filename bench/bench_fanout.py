@@ -161,14 +161,18 @@ class ServerProcess:
             self.proc.wait(timeout=10)
 
 
-def coordinator_cli(data_dir: Path, *args: str) -> str:
+def coordinator_cli(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Run the `coordinator` command line (with more environment, e.g. a Redis); return its last line."""
     done = subprocess.run(
         [sys.executable, "-m", "coordinator.cli", *args, "--data-dir", str(data_dir)],
         cwd=ROOT,
+        input=stdin,
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET},
+        env={**os.environ, "COORDINATOR_SECRET_KEY": SECRET, **(env or {})},
         timeout=120,
     )
     return done.stdout.strip().splitlines()[-1]

@@ -188,19 +188,19 @@ class LiveHub:
         spatial_changed, self._spatial_changed = self._spatial_changed, False
         if not events and not fixes and not spatial_changed:
             return None
+        positions = {unit_id: fix.view() for unit_id, fix in fixes.items()}
         frame: dict[str, Any] = {
             "from_seq": self.frame_seq,
             "seq": events[-1].seq if events else self.frame_seq,
             "events": [e.public() for e in events],
             "changes": self._changes(touched),
-            "positions": {} if self.cluster else {unit_id: fix.view() for unit_id, fix in fixes.items()},
+            "positions": {} if self.cluster else positions,
             "at": iso(self.service.clock()),
         }
         if spatial_changed:
             frame["spatial"] = self.spatial
-        if self.cluster and fixes:
+        if self.cluster and positions:
             # One publish per frame, however many fixes: the dashboards of every node get them.
-            positions = {unit_id: fix.view() for unit_id, fix in fixes.items()}
             self.socketio.emit("positions", {"positions": positions}, to=DASHBOARDS)
         if events or spatial_changed or not self.cluster:
             self._emit("frame", frame, DASHBOARDS)
