@@ -1,18 +1,22 @@
 """The naive baseline for bench_fanout.py: one emit per fix to every dashboard.
 
-The pattern of the Flask-SocketIO examples: a minimal Flask-SocketIO server in
-threading mode (like the coordinator), no auth, no storage. A socket that
+The pattern of the Flask-SocketIO examples: a minimal Flask-SocketIO server, no auth,
+no storage. Run directly it serves in threading mode (like `coordinator serve`); under
+gunicorn with the gevent worker, as the benchmark runs it beside a gunicorn coordinator,
+set NAIVE_ASYNC_MODE=gevent. A socket that
 connects with auth {"token": "dashboard"} is a dashboard; any other token is
 taken as the unit's id. A dashboard calls `sync` to join the room; each
 `position` {lat, lon, accuracy_m, at} from a unit is emitted at once to every
 dashboard as {"unit_id", "lat", "lon", "accuracy_m", "at"}.
 
-Run: `python bench/naive_server.py --port 5001`.
+Run: `python bench/naive_server.py --port 5001`, or
+`NAIVE_ASYNC_MODE=gevent gunicorn -c python:coordinator.gunicorn_conf --chdir bench naive_server:app`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from flask import Flask, request
@@ -22,7 +26,12 @@ from flask_socketio import SocketIO, join_room
 DASHBOARDS = "dashboards"
 
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode="threading", async_handlers=False, manage_session=False)
+socketio = SocketIO(
+    app,
+    async_mode=os.environ.get("NAIVE_ASYNC_MODE", "threading"),
+    async_handlers=False,
+    manage_session=False,
+)
 units: dict[str, str] = {}
 
 

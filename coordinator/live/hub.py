@@ -2,8 +2,11 @@
 
 Dashboards share one room and get one `frame` per tick: the events since the
 last frame, fresh views of what they touched, and the newest fix of each unit
-that moved. The number of emits grows with ticks, not with fixes. Each unit
-has a room of its own and gets its assignments as soon as they change.
+that moved. The number of emits grows with ticks, not with fixes. Events do not
+wait for the tick: a frame of events alone leaves as soon as they are written,
+at most one per EVENT_FRAME_GAP_S, so an acknowledgement shows on the wall screen
+at once while positions keep their steady tick. Each unit has a room of its own
+and gets its assignments as soon as they change.
 
 With several nodes (Redis), fixes leave as one `positions` message per tick through
 the Socket.IO message queue, reaching the dashboards of every node; frames, snapshots
@@ -41,6 +44,9 @@ log = logging.getLogger(__name__)
 DASHBOARDS = "dashboards"
 REVOCATIONS = (API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED)
 MAX_RESYNC_EVENTS = 5000
+# Events written closer together than this share one frame: a burst (an import, a
+# busy minute) costs dashboards a frame per 50 ms, not one per event.
+EVENT_FRAME_GAP_S = 0.05
 
 
 def unit_room(unit_id: str) -> str:
@@ -140,8 +146,14 @@ class LiveHub:
     def _run(self) -> None:
         interval = self.settings.frame_interval_s
         next_frame = time.monotonic() + interval
+        next_event_frame = 0.0
         while self._running:
-            self._wake.wait(timeout=max(0.0, next_frame - time.monotonic()))
+            now = time.monotonic()
+            due = next_frame
+            if self._pending_events:
+                # Events waiting: wake at the gap's end rather than the tick's.
+                due = min(due, max(now, next_event_frame))
+            self._wake.wait(timeout=max(0.0, due - now))
             self._wake.clear()
             try:
                 if self._remote_events:
@@ -149,8 +161,10 @@ class LiveHub:
                     self.service.catch_up()
                 self.disconnect_revoked()
                 self.push_to_units()
-                if time.monotonic() >= next_frame:
-                    next_frame = time.monotonic() + interval
+                now = time.monotonic()
+                if now >= next_frame:
+                    next_frame = now + interval
+                    next_event_frame = now + EVENT_FRAME_GAP_S
                     self.service.catch_up()
                     self.evaluate_spatial()
                     self.emit_frame()
@@ -158,6 +172,9 @@ class LiveHub:
                     self.redeliver()
                     self._check_layers()
                     self._apply_retention()
+                elif self._pending_events and now >= next_event_frame:
+                    next_event_frame = now + EVENT_FRAME_GAP_S
+                    self.emit_frame(positions=False)
                 if self._store_down:
                     self._store_down = False
                     log.info("the store answers again; live frames resume")
@@ -170,38 +187,45 @@ class LiveHub:
                 log.exception("live tick failed")
         self.service.flush_fixes()
 
-    def emit_frame(self) -> dict[str, Any] | None:
-        """Emit one frame of what changed since the last; return it (None if nothing did)."""
-        with self.live_lock:
-            return self._emit_frame_locked()
+    def emit_frame(self, *, positions: bool = True) -> dict[str, Any] | None:
+        """Emit one frame of what changed since the last; return it (None if nothing did).
 
-    def _drain(self) -> tuple[list[StoredEvent], list[Touched], dict[str, Fix]]:
+        `positions=False` sends the events alone and leaves fixes and spatial state for the tick.
+        """
+        with self.live_lock:
+            return self._emit_frame_locked(positions=positions)
+
+    def _drain(self, *, positions: bool = True) -> tuple[list[StoredEvent], list[Touched], dict[str, Fix]]:
         with self._pending_lock:
             events, self._pending_events = self._pending_events, []
             touched = list(self._pending_touched)
             self._pending_touched = {}
-            fixes, self._dirty_fixes = self._dirty_fixes, {}
+            fixes: dict[str, Fix] = {}
+            if positions:
+                fixes, self._dirty_fixes = self._dirty_fixes, {}
         return events, touched, fixes
 
-    def _emit_frame_locked(self) -> dict[str, Any] | None:
-        events, touched, fixes = self._drain()
-        spatial_changed, self._spatial_changed = self._spatial_changed, False
+    def _emit_frame_locked(self, *, positions: bool = True) -> dict[str, Any] | None:
+        events, touched, fixes = self._drain(positions=positions)
+        spatial_changed = positions and self._spatial_changed
+        if positions:
+            self._spatial_changed = False
         if not events and not fixes and not spatial_changed:
             return None
-        positions = {unit_id: fix.view() for unit_id, fix in fixes.items()}
+        views = {unit_id: fix.view() for unit_id, fix in fixes.items()}
         frame: dict[str, Any] = {
             "from_seq": self.frame_seq,
             "seq": events[-1].seq if events else self.frame_seq,
             "events": [e.public() for e in events],
             "changes": self._changes(touched),
-            "positions": {} if self.cluster else positions,
+            "positions": {} if self.cluster else views,
             "at": iso(self.service.clock()),
         }
         if spatial_changed:
             frame["spatial"] = self.spatial
-        if self.cluster and positions:
+        if self.cluster and views:
             # One publish per frame, however many fixes: the dashboards of every node get them.
-            self.socketio.emit("positions", {"positions": positions}, to=DASHBOARDS)
+            self.socketio.emit("positions", {"positions": views}, to=DASHBOARDS)
         if events or spatial_changed or not self.cluster:
             self._emit("frame", frame, DASHBOARDS)
             self.frame_seq = frame["seq"]

@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,6 +91,39 @@ def test_dashboard_snapshot_has_everything_current_with_positions(
 
 
 # --- positions ----------------------------------------------------------------
+
+
+def test_events_reach_dashboards_before_the_tick_and_positions_wait_for_it(
+    data_dir: Path, operator_token: str
+) -> None:
+    """An acknowledgement must not wait for the position tick: events leave in a frame of their own."""
+    srv = Server(data_dir, extra_args=("--frame-interval", "5")).start()
+    try:
+        api = Api(srv.url, operator_token)
+        unit = create_unit(api, "MED-9")
+        with connected(srv.url, operator_token) as dashboard, connected(srv.url, unit["token"]) as tablet:
+            assert dashboard.sync()["kind"] == "snapshot"
+            start_seq = dashboard.wait_for("snapshot")["seq"]
+            assert tablet.sync()["kind"] == "assignments"
+            assert tablet.call("position", {"lat": 42.3555, "lon": -71.0555})["ok"] is True
+            started = time.monotonic()
+            incident = create_incident(api, note="events first")
+            frame = dashboard.wait_for(
+                "frame", lambda f: any(e["payload"].get("id") == incident["id"] for e in f["events"])
+            )
+            took = time.monotonic() - started
+            assert frame["positions"] == {}, "an events frame carried fixes ahead of the tick"
+            assert frame["changes"]["incidents"][incident["id"]]["note"] == "events first"
+            # Well inside the 5 s tick, which the fix waits for.
+            assert took < 2.0, f"the events frame took {took:.2f} s"
+            moved = dashboard.wait_for("frame", lambda f: unit["id"] in f["positions"], timeout=7)
+            assert moved["positions"][unit["id"]]["lat"] == 42.3555
+            frames = dashboard.messages("frame")
+            assert frames[0]["from_seq"] == start_seq
+            for before, after in itertools.pairwise(frames):
+                assert after["from_seq"] == before["seq"]
+    finally:
+        srv.stop()
 
 
 @pytest.mark.parametrize("via", ["socket", "http"])
