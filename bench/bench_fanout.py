@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import multiprocessing as mp
@@ -56,6 +57,8 @@ CONNECT_CONCURRENCY = 25
 LAT0, LON0 = 42.355, -71.065
 P99_LIMIT_MS = 1000.0
 DELIVERY_LIMIT = 0.95
+# Bisections between the highest load held and the lowest that failed, going down the ramp.
+REFINE_STEPS = 2
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -254,6 +257,11 @@ async def _connect_all(
 
 
 async def _wait_go(clock: Clock) -> tuple[float, float, float]:
+    # The generator must not stall its own clients: no garbage-collector passes during the
+    # load (a worker lives for one run; what it holds is freed when it exits).
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     while not clock.go.is_set():
         await asyncio.sleep(0.05)
     t0, measure_from, send_until = clock.times[:]
@@ -330,14 +338,14 @@ def dashboard_worker(
 
                 @sio.on("position")
                 def position(message: dict[str, Any]) -> None:
-                    raw.append((time.time() * 1000, {message["unit_id"]: message}))
+                    raw.append((time.time() * 1000, None, {message["unit_id"]: message}))
 
             else:
 
                 @sio.on("frame")
                 def frame(message: dict[str, Any]) -> None:
                     now_ms = time.time() * 1000
-                    raw.append((now_ms, message["positions"]))
+                    raw.append((now_ms, message["at"], message["positions"]))
                     for event in message["events"]:
                         if event["type"] == "AssignmentAcknowledged":
                             board["acks"][event["payload"]["id"]] = now_ms
@@ -373,8 +381,11 @@ def timings(board: dict[str, Any], measure_from_ms: float) -> dict[str, Any]:
     """A dashboard's received fixes per unit (their `at` in ms) and latencies in the window."""
     recv: dict[str, list[int]] = defaultdict(list)
     lat: list[float] = []
+    # Ours only: the part before the frame was built (the fix's `at` to the frame's `at`).
+    in_server: list[float] = []
     parsed: dict[str, int] = {}
-    for now_ms, positions in board["raw"]:
+    for now_ms, frame_at, positions in board["raw"]:
+        built_ms = at_ms(frame_at) if frame_at else None
         for unit_id, fix in positions.items():
             text = fix["at"]
             ms = parsed.get(text)
@@ -383,9 +394,12 @@ def timings(board: dict[str, Any], measure_from_ms: float) -> dict[str, Any]:
             recv[unit_id].append(ms)
             if ms >= measure_from_ms:
                 lat.append(now_ms - ms)
+                if built_ms is not None:
+                    in_server.append(built_ms - ms)
     return {
         "recv": dict(recv),
         "lat": np.asarray(lat, dtype=np.float32),
+        "in_server": np.asarray(in_server, dtype=np.float32),
         "messages": len(board["raw"]),
         "acks": board["acks"],
     }
@@ -667,6 +681,7 @@ def summarize(
                     missing += 1
         per_board_ratio.append(ok_board / fixes_sent if fixes_sent else 0.0)
     lat = np.concatenate([b["lat"] for b in boards]) if boards else np.zeros(0, dtype=np.float32)
+    in_server = np.concatenate([b["in_server"] for b in boards]) if boards else np.zeros(0, dtype=np.float32)
     units_connected = sum(r[3] for r in unit_ready)
     dash_connected = sum(r[3] for r in dash_ready)
     connect_failures = sum(r[4] for r in unit_ready + dash_ready)
@@ -696,6 +711,12 @@ def summarize(
         "p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
         "p99_ms": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
         "max_ms": round(float(lat.max()), 1) if lat.size else None,
+        # Split of the latency: fix sent -> frame built, and frame built -> dashboard.
+        "to_frame_p50_ms": round(float(np.percentile(in_server, 50)), 1) if in_server.size else None,
+        "to_frame_p99_ms": round(float(np.percentile(in_server, 99)), 1) if in_server.size else None,
+        "frame_to_dashboard_p99_ms": round(float(np.percentile(lat - in_server, 99)), 1)
+        if in_server.size == lat.size and lat.size
+        else None,
         "server_cpu_pct": round(100 * cpu_s / duration_s, 1),
         "server_rss_mb": round(status.get("VmRSS", 0) / 1024, 1),
         "server_peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
@@ -800,14 +821,26 @@ def ramp(
                 break
             best = n
     else:
-        n = design["units"] // 2
+        failed, n = design["units"], design["units"] // 2
         while n >= 100 and time.monotonic() < deadline:
             figures = bench.run(kind, n, duration_s)
             runs.append(figures)
             if figures["sustainable"]:
                 best = n
                 break
-            n //= 2
+            failed, n = n, n // 2
+        # Halving alone could understate this server by up to half (and overstate the
+        # ratio): narrow the gap between the last load held and the first that failed.
+        for _ in range(REFINE_STEPS):
+            n = (best + failed) // 2 // 25 * 25
+            if not best or n in (best, failed) or time.monotonic() > deadline:
+                break
+            figures = bench.run(kind, n, duration_s)
+            runs.append(figures)
+            if figures["sustainable"]:
+                best = n
+            else:
+                failed = n
     return best, runs
 
 

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import heap
 from .config import Settings
 from .geo.runtime import GeoService
 from .live import handlers
@@ -97,8 +98,9 @@ def create_app(settings: Settings) -> Flask:
 
 
 def start_live(app: Flask) -> LiveHub:
-    """Start the frame loop of an app built by `create_app`."""
+    """Start the frame loop of an app built by `create_app`, ready to serve."""
     hub: LiveHub = app.extensions["coordinator.hub"]
+    heap.settle()
     hub.start()
     return hub
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
+from .. import heap
 from ..actors import Actor
 from ..config import Settings
 from ..domain.events import API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED, StoredEvent
@@ -293,6 +294,7 @@ class LiveHub:
     def _reload_layers(self) -> None:
         try:
             if self.geo is not None and self.geo.load():
+                heap.resettle()
                 self._emit("layers", {"layers": self.geo.layers()}, DASHBOARDS)
         except Exception:
             log.exception("reloading map layers failed; keeping the previous ones")
