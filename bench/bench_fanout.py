@@ -912,8 +912,10 @@ def main() -> int:
         runs = list(design.values())
         best = {kind: design[kind]["units"] if design[kind]["sustainable"] else 0 for kind in design}
         if levels:
+            # Ours gets the first half of the budget when both run.
             half = deadline - (deadline - time.monotonic()) / len(kinds)
-            for kind, until in [("ours", half), ("naive", deadline)][-len(kinds) :]:
+            for kind in kinds:
+                until = half if kind == "ours" else deadline
                 best[kind], more = ramp(
                     bench,
                     kind=kind,

@@ -137,8 +137,8 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
     p.add_argument(
         "--frame-interval",
         type=float,
-        default=env_float("COORDINATOR_FRAME_INTERVAL", 0.25),
-        help="seconds between dashboard frames (default 0.25)",
+        default=env_float("COORDINATOR_FRAME_INTERVAL", 0.1),
+        help="seconds between dashboard frames of positions (default 0.1)",
     )
     p.add_argument(
         "--stale-after",

@@ -22,8 +22,8 @@ class ConfigError(Exception):
 class Settings:
     data_dir: Path
     secret_key: str
-    # How often dashboards get a frame of coalesced fixes and new events.
-    frame_interval_s: float = 0.25
+    # How often dashboards get a frame of coalesced fixes (events do not wait for it).
+    frame_interval_s: float = 0.1
     # A fix older than this is shown as stale and not trusted for dispatch.
     stale_after_s: float = 120.0
     # An assignment still `dispatched` is sent to the unit again after this long.

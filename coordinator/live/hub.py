@@ -48,6 +48,9 @@ MAX_RESYNC_EVENTS = 5000
 # Events written closer together than this share one frame: a burst (an import, a
 # busy minute) costs dashboards a frame per 50 ms, not one per event.
 EVENT_FRAME_GAP_S = 0.05
+# Geofences and coverage, the telemetry write and redelivery need not follow a short frame
+# interval: they run on every frame, but at most once per this many seconds.
+HOUSEKEEPING_S = 0.25
 
 
 def unit_room(unit_id: str) -> str:
@@ -147,7 +150,7 @@ class LiveHub:
     def _run(self) -> None:
         interval = self.settings.frame_interval_s
         next_frame = time.monotonic() + interval
-        next_event_frame = 0.0
+        next_event_frame = next_housekeeping = 0.0
         while self._running:
             now = time.monotonic()
             due = next_frame
@@ -167,12 +170,16 @@ class LiveHub:
                     next_frame = now + interval
                     next_event_frame = now + EVENT_FRAME_GAP_S
                     self.service.catch_up()
-                    self.evaluate_spatial()
+                    housekeeping = now >= next_housekeeping
+                    if housekeeping:
+                        next_housekeeping = now + HOUSEKEEPING_S
+                        self.evaluate_spatial()
                     self.emit_frame()
-                    self.service.flush_fixes()
-                    self.redeliver()
-                    self._check_layers()
-                    self._apply_retention()
+                    if housekeeping:
+                        self.service.flush_fixes()
+                        self.redeliver()
+                        self._check_layers()
+                        self._apply_retention()
                 elif self._pending_events and now >= next_event_frame:
                     next_event_frame = now + EVENT_FRAME_GAP_S
                     self.emit_frame(positions=False)

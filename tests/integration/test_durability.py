@@ -201,7 +201,7 @@ def test_flushed_position_fixes_survive_a_kill(start_server: StartServer, operat
     expected = {u["id"]: u["position"] for u in api.get("/api/units").json()}
     assert expected[by_http["id"]]["lat"] == 42.31
     assert expected[by_socket["id"]]["lat"] == 42.37
-    time.sleep(1.2)  # fixes are written with the next frame tick (every 0.25 s)
+    time.sleep(1.2)  # fixes are written at most every 0.25 s, with a frame tick
     first.kill()
 
     second = start_server()
