@@ -244,14 +244,26 @@
     if (ring.length > 2000) ring.shift();
   }
 
+  /* Frames come every 0.1 s. With more than BUSY_MAP_UNITS units on the map the browser's
+     style, layout and paint of a draw outlast that on a wall-screen PC, so the map is drawn at
+     most every BUSY_DRAW_GAP_MS; frames keep being applied as they come. */
+  const BUSY_MAP_UNITS = 1000;
+  const BUSY_DRAW_GAP_MS = 250;
+  let lastDraw = -Infinity;
   function scheduleRender() {
     if (renderQueued) return;
     renderQueued = true;
-    requestAnimationFrame(render);
+    const gap = state.positions.size > BUSY_MAP_UNITS ? BUSY_DRAW_GAP_MS : 0;
+    const wait = lastDraw + gap - performance.now();
+    if (wait > 0) setTimeout(() => requestAnimationFrame(render), wait);
+    else requestAnimationFrame(render);
   }
 
   let lastPanelRender = 0;
-  function render() { timed("render", drawDirty); }
+  function render() {
+    lastDraw = performance.now();
+    timed("render", drawDirty);
+  }
 
   let lastPermanent = null;
   function drawDirty() {
