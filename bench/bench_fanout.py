@@ -6,10 +6,11 @@ A load generator of real Socket.IO clients in separate processes: U units, each 
 `position` {lat, lon, accuracy_m, at} every 2 s (staggered), where `at` is the ISO time of
 sending with milliseconds, and D dashboards that `sync` and then time every position they
 receive (latency = receive time - fix `at`, same machine clock). The same generator drives
-the coordinator (`coordinator serve`, one `frame` per tick) and bench/naive_server.py (one
-emit per fix to every dashboard). Design load U=1000, D=50 first, then a ramp of U until
-p99 > 1 s, delivery < 95 % or clients cannot connect. Prints a table and, last, one JSON
-line with the figures.
+the coordinator (one `frame` per tick) and bench/naive_server.py (one emit per fix to every
+dashboard), both under gunicorn with one gevent worker (`--server serve`: both on Werkzeug
+threads). Design load U=1000, D=50 first, then ours up a ramp of U until p99 > 1 s,
+delivery < 95 % or clients cannot connect, and the naive server down it (halving, then
+bisecting). Prints a table and, last, one JSON line with the figures.
 
 A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
 it did not but saw the unit's next fix (coalesced within one frame), else as missing.
@@ -329,7 +330,7 @@ def dashboard_worker(
         def make(sio: Any) -> None:
             # Only the receive time and the message are kept while the load runs; timing
             # every fix is left until after, so the generator takes less CPU from the server.
-            board: dict[str, Any] = {"raw": [], "messages": 0, "acks": {}}
+            board: dict[str, Any] = {"raw": [], "acks": {}}
             boards.append(board)
             sio.board = board
             raw = board["raw"]
