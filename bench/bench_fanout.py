@@ -2,10 +2,13 @@
 
 Run from the repository root: `python bench/bench_fanout.py` (`--smoke` for a tiny run).
 
-A load generator of real Socket.IO clients in separate processes: U units, each sending
+A load generator of Socket.IO clients in separate processes: U units, each sending
 `position` {lat, lon, accuracy_m, at} every 2 s (staggered), where `at` is the ISO time of
 sending with milliseconds, and D dashboards that `sync` and then time every position they
-receive (latency = receive time - fix `at`, same machine clock). The same generator drives
+receive (latency = receive time - fix `at`, same machine clock). Units and dashboards are
+bench/lean_client.py: the Socket.IO protocol over a real WebSocket, with what a dashboard
+receives kept raw and decoded after the run, because on a shared machine the generator's
+CPU is the server's loss (python-socketio's client took about three times as much). The same generator drives
 the coordinator (one `frame` per tick) and bench/naive_server.py (one emit per fix to every
 dashboard), both under gunicorn with one gevent worker (`--server serve`: both on Werkzeug
 threads). Design load U=1000, D=50 first, then ours up a ramp of U until p99 > 1 s,
@@ -257,6 +260,32 @@ async def _connect_all(
     return list(clients), failed
 
 
+async def _connect_lean(
+    url: str, auths: list[dict[str, str]], *, keep: bool, timeout_s: float, on_close: Any
+) -> tuple[Any, list[Any], int]:
+    """Connect a lean client per auth, a few at a time; the list keeps None where one failed."""
+    import lean_client
+
+    http = lean_client.session()
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    failed = 0
+
+    async def one(auth: dict[str, str]) -> Any:
+        nonlocal failed
+        client = lean_client.LeanClient(http, keep=keep)
+        client.on_close = on_close
+        async with gate:
+            try:
+                await client.connect(url, auth, timeout_s)
+                return client
+            except Exception:
+                failed += 1
+                return None
+
+    clients = await asyncio.gather(*(one(a) for a in auths))
+    return http, list(clients), failed
+
+
 async def _wait_go(clock: Clock) -> tuple[float, float, float]:
     # The generator must not stall its own clients: no garbage-collector passes during the
     # load (a worker lives for one run; what it holds is freed when it exits).
@@ -275,43 +304,55 @@ def unit_worker(
     async def run() -> None:
         disconnects = 0
 
-        def make(sio: Any) -> None:
-            @sio.event
-            def disconnect(*_args: Any) -> None:
-                nonlocal disconnects
-                disconnects += 1
+        def closed() -> None:
+            nonlocal disconnects
+            disconnects += 1
 
         started = time.monotonic()
         auths = [{"token": token} for _uid, token in units]
-        clients, failed = await _connect_all(url, auths, make, 60.0)
+        http, clients, failed = await _connect_lean(url, auths, keep=False, timeout_s=60.0, on_close=closed)
         out.put(("ready", "units", idx, len(clients) - failed, failed, time.monotonic() - started))
         t0, _measure_from, send_until = await _wait_go(clock)
-        sent: dict[str, list[int]] = {}
-        errors = 0
         rng = random.Random(idx)
-
-        async def drive(sio: Any, unit_id: str, position: int) -> None:
-            nonlocal errors
-            times = sent.setdefault(unit_id, [])
-            lat, lon = LAT0 + rng.uniform(-0.02, 0.02), LON0 + rng.uniform(-0.02, 0.02)
-            next_at = t0 + SEND_EVERY_S * position / total
-            while next_at < send_until:
-                delay = next_at - time.time()
-                if delay > 0:
+        # One loop sends every unit's fix when it is due (staggered over the 2 s by the
+        # unit's place among all units): cheaper than a sleeping task per unit.
+        slots = [
+            [client, uid, t0 + SEND_EVERY_S * (first + i) / total, []]
+            for i, ((uid, _tok), client) in enumerate(zip(units, clients, strict=True))
+            if client is not None
+        ]
+        where = {
+            uid: [LAT0 + rng.uniform(-0.02, 0.02), LON0 + rng.uniform(-0.02, 0.02)]
+            for _c, uid, _d, _s in slots
+        }
+        errors = 0
+        cycle, done = 0, not slots
+        while not done:
+            for client, uid, offset, times in slots:
+                due = offset + cycle * SEND_EVERY_S
+                if due >= send_until:
+                    done = True
+                    break
+                delay = due - time.time()
+                if delay > 0.001:
                     await asyncio.sleep(delay)
-                lat += rng.uniform(-1e-4, 1e-4)
-                lon += rng.uniform(-1e-4, 1e-4)
+                at = where[uid]
+                at[0] += rng.uniform(-1e-4, 1e-4)
+                at[1] += rng.uniform(-1e-4, 1e-4)
                 text, ms = iso_ms_now()
                 try:
-                    await sio.emit("position", {"lat": lat, "lon": lon, "accuracy_m": 8.0, "at": text})
+                    await client.emit("position", {"lat": at[0], "lon": at[1], "accuracy_m": 8.0, "at": text})
                     times.append(ms)
                 except Exception:
                     errors += 1
-                next_at += SEND_EVERY_S
-
-        pairs = [(c, uid, first + i) for i, ((uid, _tok), c) in enumerate(zip(units, clients, strict=True))]
-        await asyncio.gather(*(drive(c, uid, pos) for c, uid, pos in pairs if c is not None))
+            cycle += 1
+        sent = {uid: times for _c, uid, _d, times in slots}
         out.put(("result", "units", idx, {"sent": sent, "errors": errors, "disconnects": disconnects}))
+        for client in clients:
+            if client is not None:
+                client.on_close = None
+                await client.close()
+        await http.close()
 
     asyncio.run(run())
     out.close()
@@ -323,53 +364,33 @@ def dashboard_worker(
     *, url: str, auth: dict[str, str], count: int, naive: bool, clock: Clock, out: Any, idx: int
 ) -> None:
     async def run() -> None:
-        window = {"from": math.inf}
-        boards: list[dict[str, Any]] = []
         disconnects = 0
 
-        def make(sio: Any) -> None:
-            # Only the receive time and the message are kept while the load runs; timing
-            # every fix is left until after, so the generator takes less CPU from the server.
-            board: dict[str, Any] = {"raw": [], "acks": {}}
-            boards.append(board)
-            sio.board = board
-            raw = board["raw"]
-
-            if naive:
-
-                @sio.on("position")
-                def position(message: dict[str, Any]) -> None:
-                    raw.append((time.time() * 1000, None, {message["unit_id"]: message}))
-
-            else:
-
-                @sio.on("frame")
-                def frame(message: dict[str, Any]) -> None:
-                    now_ms = time.time() * 1000
-                    raw.append((now_ms, message["at"], message["positions"]))
-                    for event in message["events"]:
-                        if event["type"] == "AssignmentAcknowledged":
-                            board["acks"][event["payload"]["id"]] = now_ms
-
-            @sio.event
-            def disconnect(*_args: Any) -> None:
-                nonlocal disconnects
-                disconnects += 1
+        def closed() -> None:
+            nonlocal disconnects
+            disconnects += 1
 
         started = time.monotonic()
-        connected, failed = await _connect_all(url, [auth] * count, make, 60.0)
+        # Each client keeps what it receives, raw, with the receive time; it is decoded and
+        # timed after the load, so the generator takes less CPU from the server.
+        http, connected, failed = await _connect_lean(
+            url, [auth] * count, keep=True, timeout_s=60.0, on_close=closed
+        )
         clients = [c for c in connected if c is not None]
         synced = 0
-        for sio in clients:
-            answer = await sio.call("sync", {}, timeout=60)
+        for client in clients:
+            answer = await client.call("sync", {}, timeout_s=60)
             synced += bool(answer and answer.get("ok"))
         out.put(
             ("ready", "dashboards", idx, synced, failed + len(clients) - synced, time.monotonic() - started)
         )
         _t0, measure_from, send_until = await _wait_go(clock)
-        window["from"] = measure_from * 1000
         await asyncio.sleep(max(0.0, send_until + DRAIN_S - time.time()))
-        results = [timings(sio.board, window["from"]) for sio in clients]
+        for client in clients:
+            client.on_close = None
+            await client.close()
+        await http.close()
+        results = [timings(client.received, measure_from * 1000, naive=naive) for client in clients]
         out.put(("result", "dashboards", idx, {"boards": results, "disconnects": disconnects}))
 
     asyncio.run(run())
@@ -378,20 +399,32 @@ def dashboard_worker(
     os._exit(0)
 
 
-def timings(board: dict[str, Any], measure_from_ms: float) -> dict[str, Any]:
-    """A dashboard's received fixes per unit (their `at` in ms) and latencies in the window."""
+def timings(received: list[tuple[float, str]], measure_from_ms: float, *, naive: bool) -> dict[str, Any]:
+    """A dashboard's received fixes per unit (their `at` in ms), latencies in the window, acks."""
+    from lean_client import decode
+
     recv: dict[str, list[int]] = defaultdict(list)
     lat: list[float] = []
     # Ours only: the part before the frame was built (the fix's `at` to the frame's `at`).
     in_server: list[float] = []
+    acks: dict[str, float] = {}
     parsed: dict[str, int] = {}
-    for now_ms, frame_at, positions in board["raw"]:
-        built_ms = at_ms(frame_at) if frame_at else None
+    for now_ms, text in received:
+        event, message = decode(text)
+        if naive and event == "position":
+            built_ms, positions = None, {message["unit_id"]: message}
+        elif not naive and event == "frame":
+            built_ms, positions = at_ms(message["at"]), message["positions"]
+            for item in message["events"]:
+                if item["type"] == "AssignmentAcknowledged":
+                    acks.setdefault(item["payload"]["id"], now_ms)
+        else:
+            continue
         for unit_id, fix in positions.items():
-            text = fix["at"]
-            ms = parsed.get(text)
+            fix_at = fix["at"]
+            ms = parsed.get(fix_at)
             if ms is None:
-                ms = parsed[text] = at_ms(text)
+                ms = parsed[fix_at] = at_ms(fix_at)
             recv[unit_id].append(ms)
             if ms >= measure_from_ms:
                 lat.append(now_ms - ms)
@@ -401,8 +434,8 @@ def timings(board: dict[str, Any], measure_from_ms: float) -> dict[str, Any]:
         "recv": dict(recv),
         "lat": np.asarray(lat, dtype=np.float32),
         "in_server": np.asarray(in_server, dtype=np.float32),
-        "messages": len(board["raw"]),
-        "acks": board["acks"],
+        "messages": len(received),
+        "acks": acks,
     }
 
 
@@ -593,6 +626,9 @@ def run_load(
     clock.go.set()
     time.sleep(max(0.0, t0 + warmup_s - time.time()))
     cpu0 = proc_cpu_s(pid)
+    # The load generator's own CPU (its clients, not the dispatcher): on a machine it shares
+    # with the server, whatever it takes the server cannot have.
+    gen0 = sum(proc_cpu_s(p.pid) for p in procs if p.pid is not None)
     dispatched: dict[str, float] = {}
     if responders:
         dispatched = dispatcher(
@@ -605,6 +641,7 @@ def run_load(
         )
     time.sleep(max(0.0, t0 + warmup_s + duration_s - time.time()))
     cpu1 = proc_cpu_s(pid)
+    gen1 = sum(proc_cpu_s(p.pid) for p in procs if p.pid is not None)
     status = proc_status(pid)
     results = _collect(out, "result", len(procs), time.monotonic() + DRAIN_S + 120)
     for p in procs:
@@ -624,6 +661,7 @@ def run_load(
         until_ms=until_ms,
         duration_s=duration_s,
         cpu_s=cpu1 - cpu0,
+        generator_cpu_s=gen1 - gen0,
         status=status,
         connect_s=connect_s,
     )
@@ -644,6 +682,7 @@ def summarize(
     until_ms: float,
     duration_s: float,
     cpu_s: float,
+    generator_cpu_s: float,
     status: dict[str, int],
     connect_s: float,
 ) -> dict[str, Any]:
@@ -719,6 +758,7 @@ def summarize(
         if in_server.size == lat.size and lat.size
         else None,
         "server_cpu_pct": round(100 * cpu_s / duration_s, 1),
+        "generator_cpu_pct": round(100 * generator_cpu_s / duration_s, 1),
         "server_rss_mb": round(status.get("VmRSS", 0) / 1024, 1),
         "server_peak_rss_mb": round(status.get("VmHWM", 0) / 1024, 1),
         "server_threads": status.get("Threads", 0),
@@ -798,7 +838,8 @@ class Bench:
             server.stop()
         print(
             f"  {kind:5} U={n_units:5}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
-            f"delivery {figures['delivery_ratio']:.4f}, cpu {figures['server_cpu_pct']} %, "
+            f"delivery {figures['delivery_ratio']:.4f}, cpu {figures['server_cpu_pct']} % "
+            f"(generator {figures['generator_cpu_pct']} %), "
             f"{'ok' if figures['sustainable'] else 'NOT sustainable: ' + figures['why_not']}",
             flush=True,
         )
@@ -860,6 +901,7 @@ COLUMNS = [
     ("p99_ms", "p99 ms", 8),
     ("max_ms", "max ms", 8),
     ("server_cpu_pct", "cpu %", 6),
+    ("generator_cpu_pct", "gen %", 6),
     ("server_rss_mb", "RSS MB", 7),
     ("sustainable", "ok", 5),
 ]
