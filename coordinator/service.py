@@ -268,7 +268,11 @@ class Coordinator:
     # --- views ------------------------------------------------------------
 
     def is_stale(self, fix: Fix | None, now: datetime | None = None) -> bool:
-        return fix is None or fix.older_than(self.stale_after_s, now=now or self.clock())
+        return fix is None or fix.taken < self.stale_before(now or self.clock())
+
+    def stale_before(self, now: datetime) -> datetime:
+        """Fixes taken before this moment are stale at `now`."""
+        return now - timedelta(seconds=self.stale_after_s)
 
     def all_positions(self) -> dict[str, dict[str, Any]]:
         """Return the newest fix of every unit that has one."""

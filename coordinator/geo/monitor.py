@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -24,8 +24,9 @@ def footprint_radius_m(crowd_estimate: int) -> float:
     return 40.0 + math.sqrt(max(crowd_estimate, 0)) * 2.0
 
 
-@dataclass(frozen=True)
-class UnitPoint:
+class UnitPoint(NamedTuple):
+    # A tuple, not a frozen dataclass: one is built per unit several times a second, and a
+    # frozen dataclass's __init__ costs several times more.
     unit_id: str
     kind: str
     available: bool

@@ -79,6 +79,7 @@ class LiveHub:
         self._spatial_changed = False
         self._next_layer_check = 0.0
         self._next_purge = 0.0
+        self._heap = heap.Pacer()
         self.live_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending_events: list[StoredEvent] = []
@@ -180,6 +181,7 @@ class LiveHub:
                         self.redeliver()
                         self._check_layers()
                         self._apply_retention()
+                        self._heap.tick()
                 elif self._pending_events and now >= next_event_frame:
                     next_event_frame = now + EVENT_FRAME_GAP_S
                     self.emit_frame(positions=False)
@@ -263,15 +265,16 @@ class LiveHub:
                 DemonstrationArea(d.id, d.name, d.status, d.tension, d.lat, d.lon, d.crowd_estimate, d.area)
                 for d in self.service.state.demonstrations.values()
             ]
+        # Thousands of units several times a second: one cutoff, no call per unit.
+        stale_before = self.service.stale_before(now)
+        positions = self.service.positions
         points = []
         for unit in units:
-            fix = self.service.positions.get(unit.id)
+            fix = positions.get(unit.id)
             if fix is None:
                 continue
-            fresh = not self.service.is_stale(fix, now)
-            points.append(
-                UnitPoint(unit.id, unit.kind, fresh and unit.status == "available", fix.lat, fix.lon)
-            )
+            available = unit.status == "available" and fix.taken >= stale_before
+            points.append(UnitPoint(unit.id, unit.kind, available, fix.lat, fix.lon))
         result = monitor.evaluate(points, demos)
         spatial = {
             "unit_fences": result.unit_fences,

@@ -43,9 +43,20 @@ class Fix:
     def view(self) -> dict[str, Any]:
         return {"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m, "at": self.at}
 
+    @property
+    def taken(self) -> datetime:
+        """`at` parsed once per fix: staleness is checked for every unit several times a second.
+
+        Cached by hand: functools.cached_property takes a lock shared by every instance.
+        """
+        cached: datetime | None = self.__dict__.get("_taken")
+        if cached is None:
+            cached = self.__dict__["_taken"] = parse_iso(self.at)
+        return cached
+
     def older_than(self, seconds: float, *, now: datetime) -> bool:
         """Whether the fix was taken more than `seconds` before `now` (then it is stale)."""
-        return (now - parse_iso(self.at)).total_seconds() > seconds
+        return (now - self.taken).total_seconds() > seconds
 
 
 class EventLog(Protocol):
