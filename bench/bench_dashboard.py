@@ -82,6 +82,43 @@ def _causes(frames: list[Any], gc_windows: list[tuple[float, float]]) -> list[li
     return [[k, round(v)] for k, v in sorted(totals.items(), key=lambda kv: -kv[1])[:6]]
 
 
+def _trace(browser: Any, page: Any, seconds: float) -> dict[str, Any]:
+    """Trace the page for `seconds` and take its long tasks apart: wall time against the
+    main thread's CPU time (a task the OS kept waiting is long without being busy), and
+    the work inside them."""
+    browser.start_tracing(
+        page=page, categories=["devtools.timeline", "disabled-by-default-devtools.timeline"]
+    )
+    time.sleep(seconds)
+    trace = json.loads(browser.stop_tracing())
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    mains = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
+    on_main = [e for e in events if (e.get("pid"), e.get("tid")) in mains and e.get("ph") == "X"]
+    long = [e for e in on_main if e.get("name") == "RunTask" and e.get("dur", 0) > 50_000]
+    inside: dict[str, float] = {}
+    for task in long:
+        start, end = task["ts"], task["ts"] + task["dur"]
+        for e in on_main:
+            if e is not task and e["tid"] == task["tid"] and start <= e["ts"] < end:
+                inside[e["name"]] = inside.get(e["name"], 0.0) + e.get("dur", 0) / 1000
+    wall = [t["dur"] / 1000 for t in long]
+    cpu = [t.get("tdur", 0) / 1000 for t in long]
+    busy = sum(e.get("tdur", 0) for e in on_main if e.get("name") == "RunTask") / 1e6
+    return {
+        "seconds": seconds,
+        "long_tasks": len(long),
+        "wall_ms": _percentiles(wall),
+        "main_thread_cpu_ms": _percentiles(cpu),
+        "main_thread_busy_pct": round(100 * busy / seconds, 1),
+        # Nested events count in each enclosing one: a breakdown, not a sum.
+        "inside_ms": [[k, round(v)] for k, v in sorted(inside.items(), key=lambda kv: -kv[1])[:8]],
+    }
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {"n": 0, "p50": 0.0, "p99": 0.0, "max": 0.0}
@@ -94,7 +131,9 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def run(units: int, duration_s: float, workdir: Path, server_kind: str) -> dict[str, Any]:
+def run(
+    units: int, duration_s: float, workdir: Path, server_kind: str, trace_s: float = 0.0
+) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     from coordinator.reports.browser import CHROMIUM_FLAGS, chromium_path
@@ -139,7 +178,8 @@ def run(units: int, duration_s: float, workdir: Path, server_kind: str) -> dict[
         cdp.send("Performance.enable")
 
         now = time.time()
-        clock.times[:] = [now + 1.0, now + 1.0, now + 1.0 + duration_s]
+        # The units keep moving through the trace that follows the measured run.
+        clock.times[:] = [now + 1.0, now + 1.0, now + 1.0 + duration_s + trace_s]
         clock.go.set()
         # The first sample after one full round of fixes: every unit is on the map by then.
         time.sleep(1.0 + fanout.SEND_EVERY_S + 1.0)
@@ -155,6 +195,8 @@ def run(units: int, duration_s: float, workdir: Path, server_kind: str) -> dict[
         long_tasks = page.evaluate("window.__longTasks")
         long_frames = page.evaluate("window.__longFrames")
         placed = page.evaluate("window.eoc.positions.size")
+        # After the measured run (tracing has a cost of its own), while the units still move.
+        traced = _trace(browser, page, trace_s) if trace_s else None
         browser.close()
 
     fanout._collect(out, "result", len(workers), time.monotonic() + 60)
@@ -189,6 +231,7 @@ def run(units: int, duration_s: float, workdir: Path, server_kind: str) -> dict[
         "listeners_first": samples[0]["listeners"],
         "listeners_last": samples[-1]["listeners"],
         "samples": [{k: round(v, 2) for k, v in s.items() if k != "t"} for s in samples],
+        "trace": traced,
     }
 
 
@@ -198,10 +241,17 @@ def main() -> int:
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of moving units")
     parser.add_argument("--server", choices=("serve", "gunicorn"), default="gunicorn")
+    parser.add_argument(
+        "--trace",
+        type=float,
+        default=20.0,
+        help="then trace this many seconds for the long tasks' anatomy (0: no)",
+    )
     args = parser.parse_args()
     units, duration = (50, 20.0) if args.smoke else (args.units, args.duration)
+    trace_s = 2.0 if args.smoke else args.trace
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
-        figures = run(units, duration, Path(tmp), args.server)
+        figures = run(units, duration, Path(tmp), args.server, trace_s)
     print(f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} cores")
     placed = figures["units_with_position"]
     print(f"units {figures['units']} ({figures['units_connected']} connected, {placed} with a position)")
@@ -218,6 +268,14 @@ def main() -> int:
         f"({figures['heap_growth_mb_per_min']} MB/min); DOM nodes "
         f"{figures['dom_nodes_first']:.0f} -> {figures['dom_nodes_last']:.0f}"
     )
+    if figures["trace"]:
+        t = figures["trace"]
+        print(
+            f"traced {t['seconds']:g} s after: {t['long_tasks']} long tasks, "
+            f"wall p50 {t['wall_ms']['p50']} ms, "
+            f"main-thread CPU in them p50 {t['main_thread_cpu_ms']['p50']} ms; main thread busy "
+            f"{t['main_thread_busy_pct']} %; inside them (ms): {t['inside_ms']}"
+        )
     print(json.dumps({"benchmark": "dashboard", "smoke": args.smoke, **figures}))
     return 0
 
