@@ -8,7 +8,8 @@ sending with milliseconds, and D dashboards that `sync` and then time every posi
 receive (latency = receive time - fix `at`, same machine clock). Units and dashboards are
 bench/lean_client.py: the Socket.IO protocol over a real WebSocket, with what a dashboard
 receives kept raw and decoded after the run, because on a shared machine the generator's
-CPU is the server's loss (python-socketio's client took about three times as much). The same generator drives
+CPU is the server's loss (with python-socketio's client, 5,000 units and 50 dashboards
+took all of the second core and more; this one takes about a third of a core). The same generator drives
 the coordinator (one `frame` per tick) and bench/naive_server.py (one emit per fix to every
 dashboard), both under gunicorn with one gevent worker (`--server serve`: both on Werkzeug
 threads). Design load U=1000, D=50 first, then ours up a ramp of U until p99 > 1 s,

@@ -84,6 +84,7 @@ class LiveHub:
         self._next_layer_check = 0.0
         self._next_purge = 0.0
         self._next_spatial = 0.0
+        self._clock = time.monotonic
         self._heap = heap.Pacer()
         self.live_lock = threading.Lock()
         self._pending_lock = threading.Lock()
@@ -176,11 +177,7 @@ class LiveHub:
                     next_frame = now + interval
                     next_event_frame = now + EVENT_FRAME_GAP_S
                     self.service.catch_up()
-                    if now >= self._next_spatial:
-                        started = time.monotonic()
-                        self.evaluate_spatial()
-                        spent = time.monotonic() - started
-                        self._next_spatial = now + max(HOUSEKEEPING_S, spent / SPATIAL_SHARE)
+                    self.spatial_when_due(now)
                     self.emit_frame()
                     if now >= next_housekeeping:
                         next_housekeeping = now + HOUSEKEEPING_S
@@ -259,6 +256,16 @@ class LiveHub:
         return dict(changes)
 
     # --- geofences, coverage and layers ---------------------------------------
+
+    def spatial_when_due(self, now: float) -> None:
+        """Evaluate fences and coverage when due: every HOUSEKEEPING_S, or less often when
+        that would take more than SPATIAL_SHARE of the loop."""
+        if now < self._next_spatial:
+            return
+        started = self._clock()
+        self.evaluate_spatial()
+        spent = self._clock() - started
+        self._next_spatial = now + max(HOUSEKEEPING_S, spent / SPATIAL_SHARE)
 
     def evaluate_spatial(self) -> None:
         """Recompute who is inside which fence and where coverage is missing."""
