@@ -957,7 +957,7 @@ def main() -> int:
         best = {kind: design[kind]["units"] if design[kind]["sustainable"] else 0 for kind in design}
         if levels:
             # Ours gets the first half of the budget when both run.
-            half = deadline - (deadline - time.monotonic()) / len(kinds)
+            half = deadline - (deadline - time.monotonic()) / 2 if len(kinds) == 2 else deadline
             for kind in kinds:
                 until = half if kind == "ours" else deadline
                 best[kind], more = ramp(
