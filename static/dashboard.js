@@ -419,27 +419,61 @@
     document.getElementById("alert-count").textContent = items.length;
   }
 
-  let lastUnitsKey = "";
-  function fillUnitsBoard(units, key) {
-    lastUnitsKey = key;
-    fill("units", units.map((unit) => {
-      const fix = state.positions.get(unit.id) || unit.position;
-      const stale = isStale(unit);
-      const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
-      const li = row(
-        `<span class="swatch" style="background:${C.UNIT_COLORS[unit.kind]}"></span>` +
-        `<span class="grow"><strong>${C.esc(unit.callsign)}</strong> <span class="muted small">${C.UNIT_LABELS[unit.kind]}</span>` +
-        (assignment ? ` → ${C.esc(targetLabel(assignment))}` : "") + `</span>` +
-        `<span class="badge b-${unit.status}">${unit.status.replaceAll("_", " ")}</span>` +
-        (stale ? `<span class="badge b-stale">${fix ? "stale " + C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "no fix"}</span>` : ""),
-        () => {
-          const now = state.positions.get(unit.id) || unit.position; // the row may be older than the fix
-          if (now) map.flyTo([now.lat, now.lon], Math.max(map.getZoom(), 16));
-        });
-      li.dataset.id = unit.id;
-      if (unit.status === "available") button(li, "Assign", () => openAssign({ unitId: unit.id }));
-      return li;
-    }), "No units registered");
+  /* The units board is the long one (thousands of rows): a row is rebuilt only when what it
+     shows changed, and the list is reordered only when the order did. Rebuilding every row
+     at once was a task of up to 0.7 s on a 2,000-unit wall screen when units came online. */
+  const unitRows = new Map(); // unit id -> { key, li }
+  function unitRowKey(unit) {
+    const fix = state.positions.get(unit.id) || unit.position;
+    const age = isStale(unit) ? (fix ? C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "none") : "";
+    const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
+    return `${unit.callsign}|${unit.kind}|${unit.status}|${age}|${assignment ? targetLabel(assignment) : ""}`;
+  }
+
+  function unitRow(unit) {
+    const fix = state.positions.get(unit.id) || unit.position;
+    const stale = isStale(unit);
+    const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
+    const li = row(
+      `<span class="swatch" style="background:${C.UNIT_COLORS[unit.kind]}"></span>` +
+      `<span class="grow"><strong>${C.esc(unit.callsign)}</strong> <span class="muted small">${C.UNIT_LABELS[unit.kind]}</span>` +
+      (assignment ? ` → ${C.esc(targetLabel(assignment))}` : "") + `</span>` +
+      `<span class="badge b-${unit.status}">${unit.status.replaceAll("_", " ")}</span>` +
+      (stale ? `<span class="badge b-stale">${fix ? "stale " + C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "no fix"}</span>` : ""),
+      () => {
+        const now = state.positions.get(unit.id) || unit.position; // the row may be older than the fix
+        if (now) map.flyTo([now.lat, now.lon], Math.max(map.getZoom(), 16));
+      });
+    li.dataset.id = unit.id;
+    if (unit.status === "available") button(li, "Assign", () => openAssign({ unitId: unit.id }));
+    return li;
+  }
+
+  function renderUnitsBoard(units) {
+    if (!units.length) {
+      unitRows.clear();
+      fill("units", [], "No units registered");
+      return;
+    }
+    const items = units.map((unit) => {
+      const key = unitRowKey(unit);
+      let current = unitRows.get(unit.id);
+      if (!current || current.key !== key) {
+        const li = unitRow(unit);
+        if (current) current.li.replaceWith(li); // in place, where it is on the list
+        current = { key, li };
+        unitRows.set(unit.id, current);
+      }
+      return current.li;
+    });
+    const shown = new Set(units.map((unit) => unit.id));
+    for (const [id, current] of unitRows) {
+      if (!shown.has(id)) { current.li.remove(); unitRows.delete(id); }
+    }
+    const list = document.getElementById("units");
+    let inOrder = list.children.length === items.length;
+    for (let i = 0; inOrder && i < items.length; i++) inOrder = list.children[i] === items[i];
+    if (!inOrder) list.replaceChildren(...items);
   }
 
   function renderPanels() {
@@ -489,13 +523,7 @@
     document.getElementById("assignment-count").textContent = active.length;
 
     const units = [...state.units.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.callsign.localeCompare(b.callsign));
-    // The units board is the long one (thousands of rows): rebuilt only when a row would change.
-    const unitsKey = units.map((unit) => {
-      const fix = state.positions.get(unit.id) || unit.position;
-      const age = isStale(unit) ? (fix ? C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "none") : "";
-      return `${unit.id}|${unit.callsign}|${unit.status}|${unit.active_assignment_id}|${age}`;
-    }).join(";") + `|${state.assignments.size}`;
-    if (unitsKey !== lastUnitsKey) fillUnitsBoard(units, unitsKey);
+    renderUnitsBoard(units);
     document.getElementById("unit-count").textContent = units.length;
 
 
