@@ -164,3 +164,31 @@ def test_field_page_refuses_a_wrong_token(browser: Browser, server: Server, page
     tablet.goto(f"{server.url}/field#token=not-a-real-token")
     expect(tablet.locator("#signin")).to_be_visible(timeout=15_000)
     expect(tablet.locator("#signin-error")).to_contain_text("token")
+
+
+def test_units_board_replaces_only_the_row_that_changed(
+    browser: Browser, server: Server, e2e_api: Api, operator_login: tuple[str, str], page_errors: list[str]
+) -> None:
+    sent = e2e_api.post("/api/units", json={"callsign": "MED-1", "kind": "medical_team"}).json()
+    idle = e2e_api.post("/api/units", json={"callsign": "MED-2", "kind": "medical_team"}).json()
+    demo = e2e_api.post("/api/demonstrations", json={"name": "Vigil", "lat": 42.3601, "lon": -71.0589}).json()
+    page = new_page(browser, page_errors)
+    sign_in(page, server, *operator_login)
+    idle_row = page.locator(f"#units li[data-id='{idle['id']}']")
+    expect(idle_row).to_contain_text("available")
+    idle_row.evaluate("li => { li.dataset.untouched = 'yes'; }")  # gone if the row is rebuilt
+
+    e2e_api.post(
+        "/api/assignments",
+        json={"unit_id": sent["id"], "kind": "deescalation", "demonstration_id": demo["id"]},
+    )
+    sent_row = page.locator(f"#units li[data-id='{sent['id']}']")
+    expect(sent_row).to_contain_text("Vigil")
+    expect(sent_row).to_contain_text("assigned")
+    assert idle_row.get_attribute("data-untouched") == "yes"
+    # The list keeps its order (medical teams by callsign) and one row per unit.
+    assert page.locator("#units li").evaluate_all("rows => rows.map(r => r.dataset.id)") == [
+        sent["id"],
+        idle["id"],
+    ]
+    assert page_errors == []
