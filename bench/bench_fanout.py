@@ -236,23 +236,16 @@ class Clock:
     times: Any  # mp.Array("d", [t0, measure_from, send_until])
 
 
-async def _connect_all(
-    url: str, auths: list[dict[str, str]], make: Any, timeout_s: float
-) -> tuple[list[Any], int]:
-    """Connect a client per auth, a few at a time; the list keeps None where one failed."""
-    import socketio
-
+async def _gated(auths: list[dict[str, str]], connect: Any) -> tuple[list[Any], int]:
+    """Run `connect(auth)` for each auth, a few at a time; the list keeps None where one failed."""
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
     failed = 0
 
     async def one(auth: dict[str, str]) -> Any:
         nonlocal failed
-        sio = socketio.AsyncClient(reconnection=False)
-        make(sio)
         async with gate:
             try:
-                await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=timeout_s)
-                return sio
+                return await connect(auth)
             except Exception:
                 failed += 1
                 return None
@@ -261,30 +254,37 @@ async def _connect_all(
     return list(clients), failed
 
 
+async def _connect_all(
+    url: str, auths: list[dict[str, str]], make: Any, timeout_s: float
+) -> tuple[list[Any], int]:
+    """python-socketio clients, one per auth, each set up by `make` before it connects."""
+    import socketio
+
+    async def connect(auth: dict[str, str]) -> Any:
+        sio = socketio.AsyncClient(reconnection=False)
+        make(sio)
+        await sio.connect(url, auth=auth, transports=["websocket"], wait_timeout=timeout_s)
+        return sio
+
+    return await _gated(auths, connect)
+
+
 async def _connect_lean(
     url: str, auths: list[dict[str, str]], *, keep: bool, timeout_s: float, on_close: Any
 ) -> tuple[Any, list[Any], int]:
-    """Connect a lean client per auth, a few at a time; the list keeps None where one failed."""
+    """Lean clients, one per auth, on one HTTP session (returned, for closing)."""
     import lean_client
 
     http = lean_client.session()
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    failed = 0
 
-    async def one(auth: dict[str, str]) -> Any:
-        nonlocal failed
+    async def connect(auth: dict[str, str]) -> Any:
         client = lean_client.LeanClient(http, keep=keep)
         client.on_close = on_close
-        async with gate:
-            try:
-                await client.connect(url, auth, timeout_s)
-                return client
-            except Exception:
-                failed += 1
-                return None
+        await client.connect(url, auth, timeout_s)
+        return client
 
-    clients = await asyncio.gather(*(one(a) for a in auths))
-    return http, list(clients), failed
+    clients, failed = await _gated(auths, connect)
+    return http, clients, failed
 
 
 async def _wait_go(clock: Clock) -> tuple[float, float, float]:

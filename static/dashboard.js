@@ -421,25 +421,25 @@
 
   /* The units board is the long one (thousands of rows): a row is rebuilt only when what it
      shows changed, and the list is reordered only when the order did. Rebuilding every row
-     at once was a task of up to 0.7 s on a 2,000-unit wall screen when units came online. */
+     at once was a task of about half a second on a 2,000-unit wall screen. */
   const unitRows = new Map(); // unit id -> { key, li }
-  function unitRowKey(unit) {
+
+  /* What a unit's row shows, and a key that changes whenever any of it does. */
+  function unitRowParts(unit) {
     const fix = state.positions.get(unit.id) || unit.position;
-    const age = isStale(unit) ? (fix ? C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "none") : "";
+    const staleText = !isStale(unit) ? "" : fix ? "stale " + C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "no fix";
     const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
-    return `${unit.callsign}|${unit.kind}|${unit.status}|${age}|${assignment ? targetLabel(assignment) : ""}`;
+    const target = assignment ? targetLabel(assignment) : "";
+    return { staleText, target, key: `${unit.callsign}|${unit.kind}|${unit.status}|${staleText}|${target}` };
   }
 
-  function unitRow(unit) {
-    const fix = state.positions.get(unit.id) || unit.position;
-    const stale = isStale(unit);
-    const assignment = unit.active_assignment_id && state.assignments.get(unit.active_assignment_id);
+  function unitRow(unit, { staleText, target }) {
     const li = row(
       `<span class="swatch" style="background:${C.UNIT_COLORS[unit.kind]}"></span>` +
       `<span class="grow"><strong>${C.esc(unit.callsign)}</strong> <span class="muted small">${C.UNIT_LABELS[unit.kind]}</span>` +
-      (assignment ? ` → ${C.esc(targetLabel(assignment))}` : "") + `</span>` +
+      (target ? ` → ${C.esc(target)}` : "") + `</span>` +
       `<span class="badge b-${unit.status}">${unit.status.replaceAll("_", " ")}</span>` +
-      (stale ? `<span class="badge b-stale">${fix ? "stale " + C.fmtAge(C.ageSeconds(fix.at, state.skewMs)) : "no fix"}</span>` : ""),
+      (staleText ? `<span class="badge b-stale">${staleText}</span>` : ""),
       () => {
         const now = state.positions.get(unit.id) || unit.position; // the row may be older than the fix
         if (now) map.flyTo([now.lat, now.lon], Math.max(map.getZoom(), 16));
@@ -456,12 +456,12 @@
       return;
     }
     const items = units.map((unit) => {
-      const key = unitRowKey(unit);
+      const parts = unitRowParts(unit);
       let current = unitRows.get(unit.id);
-      if (!current || current.key !== key) {
-        const li = unitRow(unit);
+      if (!current || current.key !== parts.key) {
+        const li = unitRow(unit, parts);
         if (current) current.li.replaceWith(li); // in place, where it is on the list
-        current = { key, li };
+        current = { key: parts.key, li };
         unitRows.set(unit.id, current);
       }
       return current.li;
