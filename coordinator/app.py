@@ -15,6 +15,7 @@ from .live import handlers
 from .live.cluster import ClusterLink
 from .live.hub import LiveHub
 from .live.queue import RedisQueue
+from .live.websocket import GeventWebSocket
 from .resources import asset_dir
 from .storage import open_service
 from .web import api, errors, headers, limits, pages, report_download
@@ -74,6 +75,11 @@ def create_app(settings: Settings) -> Flask:
         # Sessions are read from the cookie on connect; the socket never writes them.
         manage_session=False,
     )
+    if settings.async_mode == "gevent":
+        # Engine.IO picks its WebSocket class from its driver's table; ours reads frames in
+        # the socket's own greenlet (coordinator/live/websocket.py).
+        engine = socketio.server.eio
+        engine._async = {**engine._async, "websocket": GeventWebSocket}
     hub = LiveHub(socketio, service, settings, geo)
     if settings.redis_url:
         hub.link = ClusterLink(

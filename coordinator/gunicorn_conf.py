@@ -8,6 +8,6 @@ worker_class = "gevent"
 workers = 1
 # Every field unit and dashboard holds a socket open; gunicorn's default of 1,000
 # connections per worker would leave the 1,001st (and the next page load) waiting.
-worker_connections = 10_000
+worker_connections = 20_000
 # Seconds a stopping node gets to write its buffered fixes before it is killed.
 graceful_timeout = 10
