@@ -209,7 +209,7 @@ class Coordinator:
 
     def record_fix(self, unit_id: str, lat: float, lon: float, accuracy_m: float | None, at: datetime) -> Fix:
         """Buffer a position fix for the next batch write; newest fixes go live."""
-        fix = Fix(unit_id, lat, lon, accuracy_m, iso(at), iso(self.clock()))
+        fix = Fix.taken_at(unit_id, lat, lon, accuracy_m, at=at, received_at=iso(self.clock()))
         newest = False
         tick = time.monotonic()
         with self._fix_lock:

@@ -172,9 +172,11 @@ class GeventWebSocket:
 
         self.app = handler
         self.connected = False
-        # Engine.IO sets this socket's timeout to its ping interval plus timeout, so a peer
-        # that vanished without a word is dropped by `recv` timing out.
-        self._sock: socket.socket | None = None
+        # Not named `_sock`: Engine.IO would give it a timeout, and gevent then arms a timer
+        # for every `recv`, thousands a second. A silent peer is dropped by Engine.IO's own
+        # ping check instead, which calls `close`; only sends time out, after as long.
+        self._conn: socket.socket | None = None
+        self._send_timeout_s = float(server.ping_interval + server.ping_timeout)
         self._parser = FrameParser(max_message_bytes=int(server.max_http_buffer_size))
         self._send_lock = Semaphore()
 
@@ -194,7 +196,8 @@ class GeventWebSocket:
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + accept_key(key).encode("ascii") + b"\r\n\r\n"
         )
-        self._sock = sock
+        sock.settimeout(None)
+        self._conn = sock
         self.connected = True
         try:
             self.app(self)
@@ -205,7 +208,7 @@ class GeventWebSocket:
 
     def wait(self) -> str | bytes | None:
         """The next message from the client, or None once the connection is over."""
-        sock, parser = self._sock, self._parser
+        sock, parser = self._conn, self._parser
         while self.connected and sock is not None:
             try:
                 item = parser.next()
@@ -215,7 +218,7 @@ class GeventWebSocket:
             if item is None:
                 try:
                     data = sock.recv(RECV_BYTES)
-                except OSError:  # reset, or silent past Engine.IO's ping timeout
+                except OSError:  # reset, or shut down by `close`
                     self.connected = False
                     return None
                 if not data:
@@ -253,9 +256,9 @@ class GeventWebSocket:
         if not self.connected:
             return
         self._send_close(struct.pack("!H", CLOSE_NORMAL))
-        if self._sock is not None:
+        if self._conn is not None:
             with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
+                self._conn.shutdown(socket.SHUT_RDWR)
 
     def _close_with(self, code: int, reason: str) -> None:
         self._send_close(struct.pack("!H", code) + reason.encode("utf-8")[:120])
@@ -266,8 +269,15 @@ class GeventWebSocket:
         self.connected = False
 
     def _send(self, opcode: int, payload: bytes) -> None:
-        if not self.connected or self._sock is None:
+        sock = self._conn
+        if not self.connected or sock is None:
             raise OSError("the WebSocket is closed")
         data = frame(opcode, payload)
         with self._send_lock:
-            self._sock.sendall(data)
+            # A `recv` that starts meanwhile waits as long at most: a peer silent that long
+            # has missed a ping and is being dropped anyway.
+            sock.settimeout(self._send_timeout_s)
+            try:
+                sock.sendall(data)
+            finally:
+                sock.settimeout(None)

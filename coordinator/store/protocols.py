@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..domain.errors import Unavailable
 from ..domain.events import NewEvent, StoredEvent
-from ..domain.timefmt import parse_iso
+from ..domain.timefmt import iso, parse_iso
 
 
 class SequenceConflict(Exception):
@@ -39,6 +39,15 @@ class Fix:
     accuracy_m: float | None
     at: str  # when the device took it, ISO 8601 UTC
     received_at: str
+
+    @classmethod
+    def taken_at(
+        cls, unit_id: str, lat: float, lon: float, accuracy_m: float | None, *, at: datetime, received_at: str
+    ) -> Fix:
+        """A fix from an aware device time: `taken` then never parses `at` back."""
+        fix = cls(unit_id, lat, lon, accuracy_m, iso(at), received_at)
+        fix.__dict__["_taken"] = _to_ms(at)
+        return fix
 
     def view(self) -> dict[str, Any]:
         return {"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m, "at": self.at}
@@ -102,3 +111,9 @@ class TrackStore(Protocol):
         """Delete fixes taken before `at`; events are never purged."""
 
     def close(self) -> None: ...
+
+
+def _to_ms(moment: datetime) -> datetime:
+    """UTC, to the millisecond, as `at` keeps it."""
+    utc = moment.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)

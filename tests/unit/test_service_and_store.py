@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from coordinator.domain import validation as v
 from coordinator.domain.errors import Conflict
 from coordinator.domain.events import NewEvent, StoredEvent
 from coordinator.domain.projection import Touched
-from coordinator.domain.timefmt import iso
+from coordinator.domain.timefmt import iso, parse_iso
 from coordinator.service import Coordinator, new_entity_id
 from coordinator.store.protocols import EventLog, Fix, Idempotency, SequenceConflict, TrackStore
 
@@ -670,3 +670,10 @@ def test_a_retry_on_a_node_behind_the_log_answers_with_the_entity(open_coordinat
     assert retried.replayed and retried.status == 201
     assert retried.body == created.body
     assert second_node.log.last_seq() == 1
+
+
+def test_a_fix_made_from_a_device_time_is_taken_when_its_text_says():
+    at = datetime(2026, 12, 1, 7, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-5)))
+    fix = Fix.taken_at("unit-1", 42.36, -71.06, 5.0, at=at, received_at="2026-12-01T12:30:16.000Z")
+    assert fix.at == "2026-12-01T12:30:15.123Z"
+    assert fix.taken == parse_iso(fix.at)
