@@ -12,9 +12,9 @@ CPU is the server's loss (with python-socketio's client, 5,000 units and 50 dash
 took all of the second core and more; this one takes about a third of a core). The same generator drives
 the coordinator (one `frame` per tick) and bench/naive_server.py (one emit per fix to every
 dashboard), both under gunicorn with one gevent worker (`--server serve`: both on Werkzeug
-threads). Design load U=1000, D=50 first, then ours up a ramp of U until p99 > 1 s,
-delivery < 95 % or clients cannot connect, and the naive server down it (halving, then
-bisecting). Prints a table and, last, one JSON line with the figures.
+threads). Design load U=1000, D=50 first, then each server up a ramp of U until p99 > 1 s,
+delivery < 95 % or clients cannot connect (down it by halving when the design load already
+fails), then two bisections between the last load held and the first that failed. Prints a table and, last, one JSON line with the figures.
 
 A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
 it did not but saw the unit's next fix (coalesced within one frame), else as missing.
@@ -850,10 +850,15 @@ class Bench:
 def ramp(
     bench: Bench, *, kind: str, design: dict[str, Any], levels: list[int], duration_s: float, deadline: float
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Highest sustainable U: up the ramp from the design load, or down it when that already fails."""
+    """Highest sustainable U: up the ramp from the design load, or down it when that already fails.
+
+    Either way the gap between the last load held and the first that failed is then narrowed
+    twice: a coarse ramp alone could understate a server by up to a step, and the ratio with it.
+    """
     runs: list[dict[str, Any]] = []
-    best = design["units"] if design["sustainable"] else 0
+    best, failed = 0, design["units"]
     if design["sustainable"]:
+        best, failed = design["units"], 0
         for n in (lvl for lvl in levels if lvl > design["units"]):
             if time.monotonic() > deadline:
                 print(f"  {kind}: out of time before U={n}", flush=True)
@@ -861,10 +866,11 @@ def ramp(
             figures = bench.run(kind, n, duration_s)
             runs.append(figures)
             if not figures["sustainable"]:
+                failed = n
                 break
             best = n
     else:
-        failed, n = design["units"], design["units"] // 2
+        n = design["units"] // 2
         while n >= 100 and time.monotonic() < deadline:
             figures = bench.run(kind, n, duration_s)
             runs.append(figures)
@@ -872,18 +878,16 @@ def ramp(
                 best = n
                 break
             failed, n = n, n // 2
-        # Halving alone could understate this server by up to half (and overstate the
-        # ratio): narrow the gap between the last load held and the first that failed.
-        for _ in range(REFINE_STEPS):
-            n = (best + failed) // 2 // 25 * 25
-            if not best or n in (best, failed) or time.monotonic() > deadline:
-                break
-            figures = bench.run(kind, n, duration_s)
-            runs.append(figures)
-            if figures["sustainable"]:
-                best = n
-            else:
-                failed = n
+    for _ in range(REFINE_STEPS):
+        n = (best + failed) // 2 // 25 * 25
+        if not best or not failed or n in (best, failed) or time.monotonic() > deadline:
+            break
+        figures = bench.run(kind, n, duration_s)
+        runs.append(figures)
+        if figures["sustainable"]:
+            best = n
+        else:
+            failed = n
     return best, runs
 
 
