@@ -14,7 +14,8 @@ the coordinator (one `frame` per tick) and bench/naive_server.py (one emit per f
 dashboard), both under gunicorn with one gevent worker (`--server serve`: both on Werkzeug
 threads). Design load U=1000, D=50 first, then each server up a ramp of U until p99 > 1 s,
 delivery < 95 % or clients cannot connect (down it by halving when the design load already
-fails), then two bisections between the last load held and the first that failed. Prints a table and, last, one JSON line with the figures.
+fails), then two bisections between the last load held and the first that failed. Prints a
+table and, last, one JSON line with the figures.
 
 A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
 it did not but saw the unit's next fix (coalesced within one frame), else as missing.
