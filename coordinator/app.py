@@ -14,6 +14,7 @@ from .geo.runtime import GeoService
 from .live import handlers
 from .live.cluster import ClusterLink
 from .live.hub import LiveHub
+from .live.packets import JsonPacket
 from .live.queue import RedisQueue
 from .live.websocket import GeventWebSocket
 from .resources import asset_dir
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> Flask:
         async_handlers=False,
         # Sessions are read from the cookie on connect; the socket never writes them.
         manage_session=False,
+        serializer=JsonPacket,
     )
     if settings.async_mode == "gevent":
         # Engine.IO picks its WebSocket class from its driver's table; ours reads frames in
