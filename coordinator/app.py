@@ -16,6 +16,7 @@ from .live.cluster import ClusterLink
 from .live.hub import LiveHub
 from .live.packets import JsonPacket
 from .live.queue import RedisQueue
+from .live.rooms import LocalManager
 from .live.websocket import GeventWebSocket
 from .resources import asset_dir
 from .storage import open_service
@@ -62,14 +63,14 @@ def create_app(settings: Settings) -> Flask:
     service.enricher = geo.enrich
     app.extensions["coordinator.geo"] = geo
 
-    queue: dict[str, RedisQueue] = {}
+    manager: LocalManager | RedisQueue = LocalManager()
     if settings.redis_url:
         # An emit that is not marked local reaches the sockets of every node.
-        queue = {"client_manager": RedisQueue(settings.redis_url, channel=settings.redis_prefix + "socketio")}
+        manager = RedisQueue(settings.redis_url, channel=settings.redis_prefix + "socketio")
     socketio = SocketIO(
         app,
         async_mode=settings.async_mode,
-        **queue,
+        client_manager=manager,
         max_http_buffer_size=settings.max_payload_bytes,
         # One client's messages are handled in the order sent (a tablet's queue relies on it).
         async_handlers=False,

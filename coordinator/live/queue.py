@@ -9,13 +9,16 @@ from typing import Any
 
 import socketio
 
+from .rooms import IndexedRooms
+
 log = logging.getLogger(__name__)
 
 MAX_LISTEN_BACKOFF_S = 2.0
 
 
-class RedisQueue(socketio.RedisManager):  # type: ignore[misc]  # the library is untyped
-    """The stock manager, but its listener waits at most MAX_LISTEN_BACKOFF_S between attempts.
+class RedisQueue(IndexedRooms, socketio.RedisManager):  # type: ignore[misc]  # the library is untyped
+    """The stock manager, with rooms indexed per client and a listener that waits at most
+    MAX_LISTEN_BACKOFF_S between attempts.
 
     The stock listener doubles its wait up to a minute, so after a Redis restart the
     positions other nodes send could stay frozen on this node's dashboards that long.
