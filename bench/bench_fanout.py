@@ -790,8 +790,10 @@ class Bench:
         server: str = "serve",
         *,
         serve_args: list[str] | None = None,
+        naive_websocket: str = "engineio",
     ) -> None:
         self.workdir = workdir
+        self.naive_env = {"NAIVE_WEBSOCKET": naive_websocket}
         self.server = server
         self.serve_args = serve_args or []
         self.dashboards = dashboards
@@ -810,7 +812,8 @@ class Bench:
     def run(self, kind: str, n_units: int, duration_s: float) -> dict[str, Any]:
         data_dir = self.ours_dir if kind == "ours" else self.workdir / "naive" / "data"
         serve_args = self.serve_args if kind == "ours" else []
-        server = ServerProcess(kind, data_dir, server=self.server, serve_args=serve_args)
+        env = self.naive_env if kind == "naive" else {}
+        server = ServerProcess(kind, data_dir, server=self.server, serve_args=serve_args, env=env)
         server.start()
         try:
             assert server.proc is not None
@@ -940,6 +943,12 @@ def main() -> int:
     parser.add_argument(
         "--responders", type=int, default=20, help="crews answering a dispatch every 0.5 s (0: none)"
     )
+    parser.add_argument(
+        "--naive-websocket",
+        choices=("engineio", "coordinator"),
+        default="engineio",
+        help="the naive server's WebSocket transport under gunicorn: Engine.IO's (as shipped) or ours",
+    )
     parser.add_argument("--ramp", default="2000,3000,5000", help="unit counts above the design load")
     parser.add_argument(
         "--budget", type=float, default=540.0, help="no new ramp step after this many seconds"
@@ -953,7 +962,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
         serve_args = [] if args.frame_interval is None else ["--frame-interval", str(args.frame_interval)]
         bench = Bench(
-            Path(tmp), args.dashboards, args.warmup, args.responders, args.server, serve_args=serve_args
+            Path(tmp),
+            args.dashboards,
+            args.warmup,
+            args.responders,
+            args.server,
+            serve_args=serve_args,
+            naive_websocket=args.naive_websocket,
         )
         print(f"design load: U={args.units}, D={args.dashboards}, {args.duration:g} s measured", flush=True)
         kinds = [args.only] if args.only else ["ours", "naive"]
@@ -1000,6 +1015,7 @@ def main() -> int:
                 "benchmark": "fanout",
                 "smoke": args.smoke,
                 "design": {"units": args.units, "dashboards": args.dashboards},
+                "naive_websocket": args.naive_websocket,
                 "ours": design.get("ours"),
                 "naive": design.get("naive"),
                 "runs": runs,

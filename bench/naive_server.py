@@ -3,7 +3,9 @@
 The pattern of the Flask-SocketIO examples: a minimal Flask-SocketIO server, no auth,
 no storage. Run directly it serves in threading mode (like `coordinator serve`); under
 gunicorn with the gevent worker, as the benchmark runs it beside a gunicorn coordinator,
-set NAIVE_ASYNC_MODE=gevent. A socket that
+set NAIVE_ASYNC_MODE=gevent; NAIVE_WEBSOCKET=coordinator there gives it the coordinator's
+WebSocket transport instead of Engine.IO's (to tell what the transport gains from what the
+frames gain). A socket that
 connects with auth {"token": "dashboard"} is a dashboard; any other token is
 taken as the unit's id. A dashboard calls `sync` to join the room; each
 `position` {lat, lon, accuracy_m, at} from a unit is emitted at once to every
@@ -33,6 +35,11 @@ socketio = SocketIO(
     async_handlers=False,
     manage_session=False,
 )
+if os.environ.get("NAIVE_WEBSOCKET") == "coordinator":
+    from coordinator.live.websocket import GeventWebSocket
+
+    engine = socketio.server.eio
+    engine._async = {**engine._async, "websocket": GeventWebSocket}
 units: dict[str, str] = {}
 # As the coordinator does at start: keep the garbage collector's full passes off what the
 # libraries loaded, so both servers differ only in how they fan out.

@@ -3,7 +3,7 @@
     gunicorn -c python:coordinator.gunicorn_conf -b 0.0.0.0:8080 'coordinator.wsgi:create()'
 
 The settings file makes it one gevent worker per node, as Flask-SocketIO requires,
-with room for 10,000 sockets; run more nodes behind a proxy with sticky sessions,
+with room for 20,000 sockets; run more nodes behind a proxy with sticky sessions,
 all on one Redis. Options are those of `coordinator serve`, taken from the
 environment (`REDIS_URL`, `COORDINATOR_SECRET_KEY`, `COORDINATOR_DATA_DIR`, ...)
 and from `COORDINATOR_SERVE_ARGS` for the rest, e.g. "--retain-fixes-days 30".

@@ -10,7 +10,7 @@ itself: one `recv` and a few slices per message.
 What it speaks is what a Socket.IO server needs: text and binary messages, fragmented or
 not, ping and pong, the close handshake, a size cap. No extension is accepted, so
 permessage-deflate is declined: a frame for 50 wall screens is encoded once and never
-compressed 50 times (a dashboard at 5,000 units takes about 400 kB/s uncompressed, nothing
+compressed 50 times (a dashboard at 5,000 units takes about 250 kB/s uncompressed, little
 for a city network, and tablets get small messages).
 """
 

@@ -94,5 +94,7 @@ def test_compose_file_describes_redis_two_nodes_and_a_sticky_proxy() -> None:
     for service in ("redis:", "node1:", "node2:", "proxy:"):
         assert service in config
     assert "appendonly" in config
+    # Every socket is a file descriptor: nodes and proxy get room for their 20,000 connections.
+    assert config.count("nofile") == 3
     nginx = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     assert "ip_hash" in nginx and "Upgrade" in nginx
