@@ -299,10 +299,23 @@
     else requestAnimationFrame(render);
   }
 
+  /* A task over 50 ms holds the wall screen's input and animation. When thousands of units
+     come online at once (or all turn stale), their markers and board rows are built a slice
+     of SLICE_MS at a time, the next slice in the next animation frame. */
+  const SLICE_MS = 20;
+  const BOARD_SLICE_GAP_MS = 100;
+  let boardIncomplete = false;
+
   let lastPanelRender = 0;
   function render() {
     lastDraw = performance.now();
     timed("render", drawDirty);
+  }
+
+  function continueNextFrame() {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(render);
   }
 
   let lastPermanent = null;
@@ -315,25 +328,33 @@
     }
     for (const id of dirty.demonstrations) drawDemonstration(state.demonstrations.get(id));
     for (const id of dirty.incidents) drawIncident(state.incidents.get(id));
+    const sliceEnd = performance.now() + SLICE_MS;
+    let unitsLeft = false;
     for (const id of dirty.units) {
+      if (performance.now() > sliceEnd) { unitsLeft = true; break; }
       const unit = state.units.get(id);
       if (unit) { drawUnit(unit); linesOfUnit(id); }
+      dirty.units.delete(id);
     }
     for (const id of dirty.assignments) drawLine(state.assignments.get(id));
     for (const id of dirty.demonstrations) for (const a of state.assignments.values()) if (a.demonstration_id === id) drawLine(a);
     for (const id of dirty.incidents) for (const a of state.assignments.values()) if (a.incident_id === id) drawLine(a);
-    for (const key of ["demonstrations", "incidents", "units", "assignments"]) dirty[key].clear();
+    for (const key of ["demonstrations", "incidents", "assignments"]) dirty[key].clear();
     dirty.alerts?.clear();
     dirty.footage_requests?.clear();
     document.getElementById("seq").textContent = state.seq === null ? "" : `seq ${state.seq}`;
-    // Boards are rebuilt at most twice a second; the map moves every frame.
-    if (dirty.panels && performance.now() - lastPanelRender > 500) {
+    // Boards are rebuilt at most twice a second (a board still being built, every 100 ms);
+    // the map moves every frame.
+    const panelGap = boardIncomplete ? BOARD_SLICE_GAP_MS : 500;
+    if (dirty.panels && !unitsLeft && performance.now() - lastPanelRender > panelGap) {
       dirty.panels = false;
       lastPanelRender = performance.now();
       renderPanels();
+      if (boardIncomplete) { dirty.panels = true; setTimeout(scheduleRender, BOARD_SLICE_GAP_MS); }
     } else if (dirty.panels) {
-      setTimeout(scheduleRender, 500);
+      setTimeout(scheduleRender, panelGap);
     }
+    if (unitsLeft) continueNextFrame();
   }
 
   // --- boards ------------------------------------------------------------------
@@ -449,23 +470,33 @@
     return li;
   }
 
+  /* Rows are built within one slice; the rest keep their old content, or wait to appear,
+     until the next pass (boardIncomplete). */
   function renderUnitsBoard(units) {
+    boardIncomplete = false;
     if (!units.length) {
       unitRows.clear();
       fill("units", [], "No units registered");
       return;
     }
-    const items = units.map((unit) => {
+    const sliceEnd = performance.now() + SLICE_MS;
+    const items = [];
+    for (const unit of units) {
       const parts = unitRowParts(unit);
       let current = unitRows.get(unit.id);
       if (!current || current.key !== parts.key) {
+        if (performance.now() > sliceEnd) {
+          boardIncomplete = true;
+          if (current) items.push(current.li);
+          continue;
+        }
         const li = unitRow(unit, parts);
         if (current) current.li.replaceWith(li); // in place, where it is on the list
         current = { key: parts.key, li };
         unitRows.set(unit.id, current);
       }
-      return current.li;
-    });
+      items.push(current.li);
+    }
     const shown = new Set(units.map((unit) => unit.id));
     for (const [id, current] of unitRows) {
       if (!shown.has(id)) { current.li.remove(); unitRows.delete(id); }
