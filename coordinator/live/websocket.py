@@ -252,7 +252,7 @@ class GeventWebSocket:
             self._send(OP_BINARY, bytes(message))
 
     def close(self) -> None:
-        """Close from our side; the reader stops at once rather than at its timeout."""
+        """Close from our side; shutting the socket down makes the reader's `recv` return at once."""
         if not self.connected:
             return
         self._send_close(struct.pack("!H", CLOSE_NORMAL))

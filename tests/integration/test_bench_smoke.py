@@ -93,3 +93,10 @@ def test_dashboard_benchmark_smoke() -> None:
     assert figures["messages_applied"] > 0 and figures["apply_ms"]["n"] == figures["messages_applied"]
     assert 0 <= figures["apply_ms"]["p50"] <= figures["apply_ms"]["p99"] <= figures["apply_ms"]["max"]
     assert figures["render_ms"]["n"] > 0 and figures["heap_mb_first"] > 0 and figures["dom_nodes_last"] > 0
+
+
+def test_disconnect_benchmark_smoke() -> None:
+    figures = smoke("bench_disconnect.py", timeout=120)
+    assert figures["benchmark"] == "disconnect" and figures["smoke"] is True
+    (run,) = figures["runs"]
+    assert run["units"] == 100 and run["stock_s"] > 0 and run["indexed_s"] > 0
