@@ -38,10 +38,13 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_fanout as fanout
 
+from coordinator.config import Settings
+
 ROOT = fanout.ROOT
 PREFIX = "bench:"
 NODES = 2
-TICKS_PER_S = 4  # the default frame interval of 0.25 s
+# The nodes run with the default frame interval (0.1 s): frames per second per node.
+TICKS_PER_S = round(1 / Settings.frame_interval_s)
 P99_TARGET_MS = 300.0
 COMMANDS = ("publish", "evalsha", "xadd", "xread")
 
