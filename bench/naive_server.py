@@ -36,10 +36,9 @@ socketio = SocketIO(
     manage_session=False,
 )
 if os.environ.get("NAIVE_WEBSOCKET") == "coordinator":
-    from coordinator.live.websocket import GeventWebSocket
+    from coordinator.live import websocket
 
-    engine = socketio.server.eio
-    engine._async = {**engine._async, "websocket": GeventWebSocket}
+    websocket.install(socketio.server.eio)
 units: dict[str, str] = {}
 # As the coordinator does at start: keep the garbage collector's full passes off what the
 # libraries loaded, so both servers differ only in how they fan out.

@@ -11,13 +11,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import heap
 from .config import Settings
 from .geo.runtime import GeoService
-from .live import handlers
+from .live import handlers, websocket
 from .live.cluster import ClusterLink
 from .live.hub import LiveHub
 from .live.packets import JsonPacket
 from .live.queue import RedisQueue
 from .live.rooms import LocalManager
-from .live.websocket import GeventWebSocket
 from .resources import asset_dir
 from .storage import open_service
 from .web import api, errors, headers, limits, pages, report_download
@@ -79,10 +78,8 @@ def create_app(settings: Settings) -> Flask:
         serializer=JsonPacket,
     )
     if settings.async_mode == "gevent":
-        # Engine.IO picks its WebSocket class from its driver's table; ours reads frames in
-        # the socket's own greenlet (coordinator/live/websocket.py).
-        engine = socketio.server.eio
-        engine._async = {**engine._async, "websocket": GeventWebSocket}
+        # Ours reads frames in the socket's own greenlet (coordinator/live/websocket.py).
+        websocket.install(socketio.server.eio)
     hub = LiveHub(socketio, service, settings, geo)
     if settings.redis_url:
         hub.link = ClusterLink(

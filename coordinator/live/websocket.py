@@ -281,3 +281,12 @@ class GeventWebSocket:
                 sock.sendall(data)
             finally:
                 sock.settimeout(None)
+
+
+def install(engine: Any) -> None:
+    """Make an Engine.IO server in gevent mode upgrade its sockets with `GeventWebSocket`.
+
+    Engine.IO picks its WebSocket class from its async driver's table; the table is the
+    server's own copy, so other servers in the process keep theirs.
+    """
+    engine._async = {**engine._async, "websocket": GeventWebSocket}
