@@ -252,13 +252,21 @@ class Coordinator:
         cutoff = self.clock() - timedelta(days=older_than_days)
         return self.tracks.purge_before(iso(cutoff))
 
-    def flush_fixes(self) -> int:
-        """Write buffered fixes in one batch; return how many."""
+    def flush_fixes(self, run: Callable[[Callable[[], None]], None] | None = None) -> int:
+        """Write buffered fixes in one batch; return how many.
+
+        `run` runs the write itself (the live loop passes a native thread for SQLite).
+        """
         with self._fix_lock:
             batch, self._fix_buffer = self._fix_buffer, []
             self._buffered_at = {}
+        if not batch:
+            return 0
         try:
-            self.tracks.write_fixes(batch)
+            if run is None:
+                self.tracks.write_fixes(batch)
+            else:
+                run(lambda: self.tracks.write_fixes(batch))
         except Exception:
             with self._fix_lock:  # keep them for the next attempt, in order
                 self._fix_buffer[:0] = batch

@@ -24,7 +24,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask_socketio import SocketIO
 
@@ -34,13 +35,15 @@ from ..config import Settings
 from ..domain.events import API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED, StoredEvent
 from ..domain.projection import Touched, touched_by
 from ..domain.timefmt import iso
-from ..geo.monitor import DemonstrationArea, UnitPoint
+from ..geo.monitor import DemonstrationArea, SpatialState, UnitPoint
 from ..geo.runtime import GeoService
 from ..service import Coordinator
 from ..store.protocols import Fix, StoreUnavailable
+from . import offload
 from .cluster import ClusterLink
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DASHBOARDS = "dashboards"
 REVOCATIONS = (API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED)
@@ -49,7 +52,7 @@ MAX_RESYNC_EVENTS = 5000
 # busy minute) costs dashboards a frame per 50 ms, not one per event.
 EVENT_FRAME_GAP_S = 0.05
 # Geofences and coverage, the telemetry write and redelivery need not follow a short frame
-# interval: they run with a frame, but at most once per this many seconds.
+# interval: they run after a frame, but at most once per this many seconds.
 HOUSEKEEPING_S = 0.25
 # Geofences and coverage take at most this share of the loop: their cost grows with the
 # units (about 40 ms a pass at 5,000), and past that point they run less often, not the
@@ -93,6 +96,11 @@ class LiveHub:
         self._dirty_fixes: dict[str, Fix] = {}
         self._unit_pushes: dict[str, dict[str, None]] = defaultdict(dict)
         self._wake = threading.Event()
+        # The chores that block (geofences, the telemetry write, retention) run beside the
+        # frame loop, their work in a native thread under gevent (offload.py).
+        self._chores_due = threading.Event()
+        self._native = offload.runner_for(settings.async_mode)
+        self._track_runner = self._native if service.tracks.offloadable else None
         self._running = False
         self.frame_seq = service.state.seq
         self.unit_sids: dict[str, set[str]] = defaultdict(set)
@@ -145,6 +153,7 @@ class LiveHub:
             return
         self._running = True
         self.socketio.start_background_task(self._run)
+        self.socketio.start_background_task(self._run_chores)
         if self.link is not None:
             self.link.start(self.socketio.start_background_task)
 
@@ -153,6 +162,7 @@ class LiveHub:
         if self.link is not None:
             self.link.stop()
         self._wake.set()
+        self._chores_due.set()
 
     def _run(self) -> None:
         interval = self.settings.frame_interval_s
@@ -177,29 +187,60 @@ class LiveHub:
                     next_frame = now + interval
                     next_event_frame = now + EVENT_FRAME_GAP_S
                     self.service.catch_up()
-                    self.spatial_when_due(now)
                     self.emit_frame()
                     if now >= next_housekeeping:
                         next_housekeeping = now + HOUSEKEEPING_S
-                        self.service.flush_fixes()
+                        self._chores_due.set()
                         self.redeliver()
                         self._check_layers()
-                        self._apply_retention()
                         self._heap.tick()
                 elif self._pending_events and now >= next_event_frame:
                     next_event_frame = now + EVENT_FRAME_GAP_S
                     self.emit_frame(positions=False)
-                if self._store_down:
-                    self._store_down = False
-                    log.info("the store answers again; live frames resume")
+                self._store_answered()
             except StoreUnavailable as exc:
-                # Buffered fixes are kept and written once the store is back; say so once.
-                if not self._store_down:
-                    self._store_down = True
-                    log.warning("live tick held back: %s", exc)
+                self._store_failed(exc)
             except Exception:  # the loop must outlive one bad tick; the error is logged
                 log.exception("live tick failed")
         self.service.flush_fixes()
+
+    def _run_chores(self) -> None:
+        while self._running:
+            self._chores_due.wait()
+            self._chores_due.clear()
+            if self._running:
+                self.run_chores()
+
+    def run_chores(self) -> None:
+        """Write the buffered fixes, then geofences and coverage and retention when due.
+
+        The write comes first and apart, so a failing evaluation never holds fixes back.
+        """
+        try:
+            self.service.flush_fixes(self._track_runner)
+            self._store_answered()
+        except StoreUnavailable as exc:
+            self._store_failed(exc)
+        except Exception:
+            log.exception("writing position fixes failed; they are kept for the next attempt")
+        try:
+            self.spatial_when_due(self._clock())
+            self._apply_retention()
+        except StoreUnavailable as exc:
+            self._store_failed(exc)
+        except Exception:
+            log.exception("live chores failed")
+
+    def _store_answered(self) -> None:
+        if self._store_down:
+            self._store_down = False
+            log.info("the store answers again; live frames resume")
+
+    def _store_failed(self, exc: StoreUnavailable) -> None:
+        # Buffered fixes are kept and written once the store is back; say so once.
+        if not self._store_down:
+            self._store_down = True
+            log.warning("live tick held back: %s", exc)
 
     def emit_frame(self, *, positions: bool = True) -> dict[str, Any] | None:
         """Emit one frame of what changed since the last; return it (None if nothing did).
@@ -281,15 +322,20 @@ class LiveHub:
             ]
         # Thousands of units several times a second: one cutoff, no call per unit.
         stale_before = self.service.stale_before(now)
-        positions = self.service.positions
-        points = []
-        for unit in units:
-            fix = positions.get(unit.id)
-            if fix is None:
-                continue
-            available = unit.status == "available" and fix.taken >= stale_before
-            points.append(UnitPoint(unit.id, unit.kind, available, fix.lat, fix.lon))
-        result = monitor.evaluate(points, demos)
+        # A copy: fixes keep arriving while the native thread reads it.
+        positions = dict(self.service.positions)
+
+        def evaluate() -> SpatialState:
+            points = []
+            for unit in units:
+                fix = positions.get(unit.id)
+                if fix is None:
+                    continue
+                available = unit.status == "available" and fix.taken >= stale_before
+                points.append(UnitPoint(unit.id, unit.kind, available, fix.lat, fix.lon))
+            return monitor.evaluate(points, demos)
+
+        result = self._native(evaluate)
         spatial = {
             "unit_fences": result.unit_fences,
             "demonstration_fences": result.demonstration_fences,
@@ -304,9 +350,12 @@ class LiveHub:
         if days is None or time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + 3600.0
-        removed = self.service.purge_fixes(older_than_days=days)
+        removed = self._on_tracks(lambda: self.service.purge_fixes(older_than_days=days))
         if removed:
             log.info("retention: deleted %d position fixes older than %g days", removed, days)
+
+    def _on_tracks(self, work: Callable[[], T]) -> T:
+        return work() if self._track_runner is None else self._track_runner(work)
 
     def _check_layers(self) -> None:
         """Pick up layers imported while running, building off the frame loop."""

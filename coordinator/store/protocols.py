@@ -93,6 +93,10 @@ class EventLog(Protocol):
 
 
 class TrackStore(Protocol):
+    # Whether its calls may run in a native thread beside a gevent loop: true when they
+    # touch no gevent socket (SQLite), false for a network client bound to the loop (Redis).
+    offloadable: bool
+
     def write_fixes(self, fixes: Sequence[Fix]) -> None:
         """Write a batch of fixes in one transaction."""
 

@@ -214,6 +214,8 @@ def _event_from(entry_id: str, fields: dict[str, str]) -> StoredEvent:
 class RedisTrackStore:
     """Unit tracks in sorted sets; each batch also goes out to the other nodes."""
 
+    offloadable = False  # the client's sockets belong to the gevent loop
+
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, node_id: str = "") -> None:
         self._r = client
         self.prefix = prefix

@@ -138,6 +138,8 @@ class SqliteEventLog:
 class SqliteTrackStore:
     """Unit tracks: every fix kept for the after-action report, written in batches."""
 
+    offloadable = True  # SQLite's C calls release the GIL; no socket of the loop's is used
+
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
