@@ -7,11 +7,13 @@ fixes come in batches, one transaction (and one sync) per batch.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..domain.events import NewEvent, StoredEvent
 from .protocols import Fix, Idempotency, SequenceConflict
@@ -135,6 +137,17 @@ class SqliteEventLog:
             self._conn.close()
 
 
+FIX_COLUMNS = ("unit_id", "at", "lat", "lon", "accuracy_m", "received_at")
+# Rows per INSERT of a batch: few statements per batch, none so long that preparing it costs.
+ROWS_PER_INSERT = 1000
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_fixes(rows: int) -> str:
+    row = "(" + ",".join("?" * len(FIX_COLUMNS)) + ")"
+    return f"INSERT INTO fixes ({', '.join(FIX_COLUMNS)}) VALUES " + ",".join([row] * rows)
+
+
 class SqliteTrackStore:
     """Unit tracks: every fix kept for the after-action report, written in batches."""
 
@@ -143,6 +156,8 @@ class SqliteTrackStore:
     def __init__(self, path: Path) -> None:
         self._conn = connect(path)
         self._lock = threading.Lock()
+        variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._rows_per_insert = max(1, min(ROWS_PER_INSERT, variables // len(FIX_COLUMNS)))
 
     def write_fixes(self, fixes: Sequence[Fix]) -> None:
         if not fixes:
@@ -150,10 +165,16 @@ class SqliteTrackStore:
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                self._conn.executemany(
-                    "INSERT INTO fixes (unit_id, at, lat, lon, accuracy_m, received_at) VALUES (?,?,?,?,?,?)",
-                    [(f.unit_id, f.at, f.lat, f.lon, f.accuracy_m, f.received_at) for f in fixes],
-                )
+                # Many rows per statement, not executemany: that releases and takes back the
+                # GIL for every row, and a write in a native thread beside a busy event loop
+                # then waits a switch interval (5 ms) per row.
+                step = self._rows_per_insert
+                for start in range(0, len(fixes), step):
+                    chunk = fixes[start : start + step]
+                    values: list[Any] = []
+                    for f in chunk:
+                        values += (f.unit_id, f.at, f.lat, f.lon, f.accuracy_m, f.received_at)
+                    self._conn.execute(_insert_fixes(len(chunk)), values)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")

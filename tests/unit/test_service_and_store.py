@@ -385,6 +385,26 @@ def test_track_store_latest_picks_newest_row_per_unit(backend: Backend) -> None:
     assert tracks.latest() == {"unit-000001": rows[1]}
 
 
+def test_track_store_writes_a_batch_longer_than_one_statement_exactly(backend: Backend) -> None:
+    tracks = backend.tracks()
+    # 2,345 rows: the SQLite store splits them into INSERTs of at most 1,000 rows.
+    rows = [
+        Fix(
+            f"unit-{i % 37:06d}",
+            42.2 + i * 1.234567891234e-5,
+            -71.1 - i * 9.87654321e-6,
+            None if i % 3 else float(i % 50),
+            f"2025-06-01T12:{i // 600:02d}:{i // 10 % 60:02d}.{i % 10:03d}Z",
+            "2025-06-01T13:00:00.000Z",
+        )
+        for i in range(2345)
+    ]
+    tracks.write_fixes(rows)
+    assert tracks.count() == len(rows)
+    stored = list(tracks.fixes_between("2025-06-01T00:00:00.000Z", "2025-06-02T00:00:00.000Z"))
+    assert sorted(stored, key=repr) == sorted(rows, key=repr)
+
+
 def _track_rows() -> list[Fix]:
     def fix(unit: str, at: str, lat: float) -> Fix:
         return Fix(unit, lat, -71.0, None, f"2025-06-01T12:{at}Z", f"2025-06-01T12:{at}Z")
