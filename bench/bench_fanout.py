@@ -42,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -631,6 +632,13 @@ def run_load(
     # The load generator's own CPU (its clients, not the dispatcher): on a machine it shares
     # with the server, whatever it takes the server cannot have.
     gen0 = sum(proc_cpu_s(p.pid) for p in procs if p.pid is not None)
+    waiting: list[int] = []
+    sampler = None
+    if kind == "ours":
+        sampler = threading.Thread(
+            target=_sample_fixes_waiting, args=(url, t0 + warmup_s + duration_s, waiting), daemon=True
+        )
+        sampler.start()
     dispatched: dict[str, float] = {}
     if responders:
         dispatched = dispatcher(
@@ -643,6 +651,8 @@ def run_load(
         )
     time.sleep(max(0.0, t0 + warmup_s + duration_s - time.time()))
     cpu1 = proc_cpu_s(pid)
+    if sampler is not None:
+        sampler.join(timeout=10)
     gen1 = sum(proc_cpu_s(p.pid) for p in procs if p.pid is not None)
     status = proc_status(pid)
     results = _collect(out, "result", len(procs), time.monotonic() + DRAIN_S + 120)
@@ -667,9 +677,24 @@ def run_load(
         status=status,
         connect_s=connect_s,
     )
+    if waiting:
+        # Fixes received and not yet written: a telemetry write that falls behind shows here.
+        figures["fixes_waiting_max"] = max(waiting)
     if responders:
         figures["assignments"] = round_trips(dispatched, results)
     return figures
+
+
+def _sample_fixes_waiting(url: str, until: float, out: list[int]) -> None:
+    """Read the node's count of fixes waiting for the telemetry write, every 2 s until `until`."""
+    session = requests.Session()
+    while time.time() < until - 0.5:
+        try:
+            text = session.get(f"{url}/healthz", timeout=5).text
+            out.append(int(text.split("fixes_waiting=")[1].split()[0]))
+        except (requests.RequestException, IndexError, ValueError):
+            pass  # a slow or odd answer is not a figure
+        time.sleep(max(0.0, min(2.0, until - 0.5 - time.time())))
 
 
 def summarize(
@@ -845,7 +870,8 @@ class Bench:
             f"  {kind:5} U={n_units:5}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
             f"delivery {figures['delivery_ratio']:.4f}, cpu {figures['server_cpu_pct']} % "
             f"(generator {figures['generator_cpu_pct']} %), "
-            f"{'ok' if figures['sustainable'] else 'NOT sustainable: ' + figures['why_not']}",
+            + (f"fixes waiting <= {figures['fixes_waiting_max']}, " if "fixes_waiting_max" in figures else "")
+            + f"{'ok' if figures['sustainable'] else 'NOT sustainable: ' + figures['why_not']}",
             flush=True,
         )
         return figures
@@ -912,6 +938,7 @@ COLUMNS = [
     ("server_cpu_pct", "cpu %", 6),
     ("generator_cpu_pct", "gen %", 6),
     ("server_rss_mb", "RSS MB", 7),
+    ("fixes_waiting_max", "waiting", 7),
     ("sustainable", "ok", 5),
 ]
 
@@ -920,7 +947,7 @@ def table(runs: list[dict[str, Any]]) -> str:
     head = " ".join(f"{title:>{width}}" for _key, title, width in COLUMNS)
     lines = [head, "-" * len(head)]
     for run in runs:
-        lines.append(" ".join(f"{run[key]!s:>{width}}" for key, _title, width in COLUMNS))
+        lines.append(" ".join(f"{run.get(key, '')!s:>{width}}" for key, _title, width in COLUMNS))
     return "\n".join(lines)
 
 

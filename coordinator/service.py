@@ -252,6 +252,11 @@ class Coordinator:
         cutoff = self.clock() - timedelta(days=older_than_days)
         return self.tracks.purge_before(iso(cutoff))
 
+    @property
+    def fixes_waiting(self) -> int:
+        """Fixes buffered for the next batch write."""
+        return len(self._fix_buffer)
+
     def flush_fixes(self, run: Callable[[Callable[[], None]], None] | None = None) -> int:
         """Write buffered fixes in one batch; return how many.
 

@@ -85,4 +85,5 @@ def logout() -> BaseResponse:
 @bp.get("/healthz")
 def healthz() -> Response:
     svc = service()
-    return Response(f"ok seq={svc.state.seq}\n", mimetype="text/plain")
+    # Fixes received and not yet written: a few ticks' worth, unless the track store lags.
+    return Response(f"ok seq={svc.state.seq} fixes_waiting={svc.fixes_waiting}\n", mimetype="text/plain")

@@ -89,3 +89,15 @@ def test_a_failing_geofence_pass_does_not_hold_fixes_back(tmp_path: Path) -> Non
     service.record_fix("u1", 42.36, -71.06, 5.0, datetime.now(UTC))
     hub.run_chores()  # logs the failure, does not raise
     assert service.tracks.count() == 1
+
+
+def test_healthz_tells_how_many_fixes_wait_for_the_next_write(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path, secret_key="k" * 32))
+    hub: LiveHub = app.extensions["coordinator.hub"]
+    service: Coordinator = app.extensions["coordinator"]
+    for i in range(3):
+        service.record_fix(f"u{i}", 42.36, -71.06, 5.0, datetime.now(UTC))
+    client = app.test_client()
+    assert client.get("/healthz").text.split() == ["ok", f"seq={service.state.seq}", "fixes_waiting=3"]
+    hub.run_chores()
+    assert client.get("/healthz").text.split()[-1] == "fixes_waiting=0"
