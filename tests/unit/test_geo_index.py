@@ -17,6 +17,7 @@ from coordinator.domain.compliance import (
 )
 from coordinator.geo.index import GeoIndex, SourceLayer
 from coordinator.geo.monitor import DemonstrationArea, Monitor, UnitPoint, footprint_radius_m
+from coordinator.live import offload
 from tests.boston import boston, named
 
 BOSTON_COMMON = (42.3551, -71.0662)
@@ -146,6 +147,9 @@ def test_units_inside_a_hospital_buffer_or_a_demonstration_area_are_in_those_fen
     assert any("hospital" in label for label in state.unit_fences["unit-000001"])
     assert state.unit_fences["unit-000002"] == ["Rally (demonstration)"]
     assert "unit-000003" not in state.unit_fences
+    # The live loop runs the pass in a native thread under gevent: the same answer there.
+    in_thread = offload.runner_for("gevent")(lambda: monitor.evaluate(units, [_rally()]))
+    assert in_thread == state
 
 
 def test_a_demonstration_area_reaching_a_sensitive_site_is_reported(monitor: Monitor) -> None:
