@@ -69,6 +69,9 @@ class Coordinator:
         self.lock = threading.RLock()
         self.positions: dict[str, Fix] = {}
         self._fix_lock = threading.Lock()
+        # One batch write at a time, so a flush (a graceful stop's) returns only once the
+        # batch another task is writing is written too, and batches land in order.
+        self._write_lock = threading.Lock()
         self._fix_buffer: list[Fix] = []
         # A unit sending faster than this has its extra fixes merged, not queued:
         # unit id -> (index of its fix in the buffer, monotonic time it was buffered).
@@ -262,21 +265,22 @@ class Coordinator:
 
         `run` runs the write itself (the live loop passes a native thread for SQLite).
         """
-        with self._fix_lock:
-            batch, self._fix_buffer = self._fix_buffer, []
-            self._buffered_at = {}
-        if not batch:
-            return 0
-        try:
-            if run is None:
-                self.tracks.write_fixes(batch)
-            else:
-                run(lambda: self.tracks.write_fixes(batch))
-        except Exception:
-            with self._fix_lock:  # keep them for the next attempt, in order
-                self._fix_buffer[:0] = batch
-            raise
-        return len(batch)
+        with self._write_lock:
+            with self._fix_lock:
+                batch, self._fix_buffer = self._fix_buffer, []
+                self._buffered_at = {}
+            if not batch:
+                return 0
+            try:
+                if run is None:
+                    self.tracks.write_fixes(batch)
+                else:
+                    run(lambda: self.tracks.write_fixes(batch))
+            except Exception:
+                with self._fix_lock:  # keep them for the next attempt, in order
+                    self._fix_buffer[:0] = batch
+                raise
+            return len(batch)
 
     # --- views ------------------------------------------------------------
 

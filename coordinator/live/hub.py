@@ -250,21 +250,26 @@ class LiveHub:
         with self.live_lock:
             return self._emit_frame_locked(positions=positions)
 
-    def _drain(self, *, positions: bool = True) -> tuple[list[StoredEvent], list[Touched], dict[str, Fix]]:
+    def _drain(
+        self, *, positions: bool = True
+    ) -> tuple[list[StoredEvent], list[Touched], dict[str, Fix], dict[str, Any] | None]:
+        """Take what the next frame sends: events, touched entities, fixes, new spatial state."""
         with self._pending_lock:
             events, self._pending_events = self._pending_events, []
             touched = list(self._pending_touched)
             self._pending_touched = {}
             fixes: dict[str, Fix] = {}
+            spatial = None
             if positions:
                 fixes, self._dirty_fixes = self._dirty_fixes, {}
-        return events, touched, fixes
+                # Under the lock: the chores task may be setting a newer state meanwhile.
+                if self._spatial_changed:
+                    spatial, self._spatial_changed = self.spatial, False
+        return events, touched, fixes, spatial
 
     def _emit_frame_locked(self, *, positions: bool = True) -> dict[str, Any] | None:
-        events, touched, fixes = self._drain(positions=positions)
-        spatial_changed = positions and self._spatial_changed
-        if positions:
-            self._spatial_changed = False
+        events, touched, fixes, spatial = self._drain(positions=positions)
+        spatial_changed = spatial is not None
         if not events and not fixes and not spatial_changed:
             return None
         views = {unit_id: fix.view() for unit_id, fix in fixes.items()}
@@ -276,8 +281,8 @@ class LiveHub:
             "positions": {} if self.cluster else views,
             "at": iso(self.service.clock()),
         }
-        if spatial_changed:
-            frame["spatial"] = self.spatial
+        if spatial is not None:
+            frame["spatial"] = spatial
         if self.cluster and views:
             # One publish per frame, however many fixes: the dashboards of every node get them.
             self.socketio.emit("positions", {"positions": views}, to=DASHBOARDS)
@@ -341,9 +346,10 @@ class LiveHub:
             "demonstration_fences": result.demonstration_fences,
             "coverage_gaps": result.coverage_gaps,
         }
-        if spatial != self.spatial:
-            self.spatial = spatial
-            self._spatial_changed = True
+        with self._pending_lock:
+            if spatial != self.spatial:
+                self.spatial = spatial
+                self._spatial_changed = True
 
     def _apply_retention(self) -> None:
         days = self.settings.retain_fixes_days

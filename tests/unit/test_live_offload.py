@@ -101,3 +101,30 @@ def test_healthz_tells_how_many_fixes_wait_for_the_next_write(tmp_path: Path) ->
     assert client.get("/healthz").text.split() == ["ok", f"seq={service.state.seq}", "fixes_waiting=3"]
     hub.run_chores()
     assert client.get("/healthz").text.split()[-1] == "fixes_waiting=0"
+
+
+def test_a_flush_waits_for_the_batch_another_task_is_writing(tmp_path: Path) -> None:
+    # A graceful stop's flush must not return (and the process exit) mid-write of the chores'.
+    _, service = _hub(tmp_path, "threading")
+    writing, release = threading.Event(), threading.Event()
+    write = service.tracks.write_fixes
+
+    def slow_write(fixes):  # type: ignore[no-untyped-def]
+        writing.set()
+        release.wait(timeout=10)
+        write(fixes)
+
+    service.tracks.write_fixes = slow_write  # type: ignore[method-assign]
+    for i in range(3):
+        service.record_fix(f"u{i}", 42.36, -71.06, 5.0, datetime.now(UTC))
+    chores = threading.Thread(target=service.flush_fixes)
+    chores.start()
+    assert writing.wait(timeout=10)
+    stopping = threading.Thread(target=service.flush_fixes)  # nothing buffered of its own
+    stopping.start()
+    stopping.join(timeout=0.3)
+    assert stopping.is_alive()  # still waiting for the batch in flight
+    release.set()
+    stopping.join(timeout=10)
+    chores.join(timeout=10)
+    assert service.tracks.count() == 3
