@@ -18,7 +18,9 @@ fails), then two bisections between the last load held and the first that failed
 table and, last, one JSON line with the figures.
 
 A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
-it did not but saw the unit's next fix (coalesced within one frame), else as missing.
+it did not but saw the unit's next fix (coalesced within one frame), else as missing. The
+coordinator's `/healthz` is read every 2 s of the measured window: the most fixes it held
+for its telemetry write is the "waiting" column.
 
 Under the design load on the coordinator, R extra crews (default 20) answer dispatches: every
 0.5 s the operator dispatches the next crew to a new incident; its tablet answers `received`
