@@ -24,8 +24,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from flask_socketio import SocketIO
 
@@ -43,7 +42,6 @@ from . import offload
 from .cluster import ClusterLink
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 DASHBOARDS = "dashboards"
 REVOCATIONS = (API_TOKEN_REVOKED, UNIT_TOKEN_REVOKED, USER_DISABLED)
@@ -100,7 +98,7 @@ class LiveHub:
         # frame loop, their work in a native thread under gevent (offload.py).
         self._chores_due = threading.Event()
         self._native = offload.runner_for(settings.async_mode)
-        self._track_runner = self._native if service.tracks.offloadable else None
+        self._track_runner = self._native if service.tracks.offloadable else offload.run_here
         self._running = False
         self.frame_seq = service.state.seq
         self.unit_sids: dict[str, set[str]] = defaultdict(set)
@@ -356,12 +354,9 @@ class LiveHub:
         if days is None or time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + 3600.0
-        removed = self._on_tracks(lambda: self.service.purge_fixes(older_than_days=days))
+        removed = self._track_runner(lambda: self.service.purge_fixes(older_than_days=days))
         if removed:
             log.info("retention: deleted %d position fixes older than %g days", removed, days)
-
-    def _on_tracks(self, work: Callable[[], T]) -> T:
-        return work() if self._track_runner is None else self._track_runner(work)
 
     def _check_layers(self) -> None:
         """Pick up layers imported while running, building off the frame loop."""
