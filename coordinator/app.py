@@ -14,7 +14,7 @@ from .geo.runtime import GeoService
 from .live import handlers, websocket
 from .live.cluster import ClusterLink
 from .live.hub import LiveHub
-from .live.packets import JsonPacket
+from .live.packets import JsonPacket, WireJson
 from .live.queue import RedisQueue
 from .live.rooms import LocalManager
 from .resources import asset_dir
@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> Flask:
         # Sessions are read from the cookie on connect; the socket never writes them.
         manage_session=False,
         serializer=JsonPacket,
+        json=WireJson,
     )
     if settings.async_mode == "gevent":
         # Ours reads frames in the socket's own greenlet (coordinator/live/websocket.py).

@@ -119,5 +119,7 @@ class TrackStore(Protocol):
 
 def _to_ms(moment: datetime) -> datetime:
     """UTC, to the millisecond, as `at` keeps it."""
+    if moment.tzinfo is UTC and not moment.microsecond % 1000:
+        return moment  # a time parsed from `at`: already so
     utc = moment.astimezone(UTC)
     return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
