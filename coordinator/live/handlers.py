@@ -21,12 +21,15 @@ from ..domain import validation as v
 from ..domain.errors import DomainError, Forbidden, NotFound, ValidationError
 from ..domain.timefmt import now_utc
 from ..service import Coordinator
+from ..store.protocols import Fix
 from ..web.limits import Budget
+from . import fastpath
 from .hub import LiveHub
 
 log = logging.getLogger(__name__)
 
 Answer = dict[str, Any]
+UNANSWERED: Answer = {"ok": True}
 
 
 def register(socketio: SocketIO, hub: LiveHub, service: Coordinator, budget: Budget) -> None:
@@ -40,6 +43,8 @@ def register(socketio: SocketIO, hub: LiveHub, service: Coordinator, budget: Bud
     # builds for each event: its URL match fails on the Socket.IO path and leaves a reference
     # cycle of about 60 objects per message behind, for the garbage collector's pauses.
     socketio.server.on("position", handlers.bare(handlers.position), namespace="/")
+    # And those that ask for no answer skip Socket.IO's dispatch altogether (fastpath.py).
+    fastpath.install(socketio.server, handlers.bare(handlers.position_unanswered))
     socketio.on_event("action", handlers.guarded(handlers.action))
 
 
@@ -133,10 +138,17 @@ class SocketHandlers:
         return {"ok": True, "result": result.body}
 
     def position(self, actor: Actor, data: Any) -> Answer:
+        return {"ok": True, "result": self._record_position(actor, data).view()}
+
+    def position_unanswered(self, actor: Actor, data: Any) -> Answer:
+        """A fix sent without asking for an answer: the answer is not built only to be dropped."""
+        self._record_position(actor, data)
+        return UNANSWERED
+
+    def _record_position(self, actor: Actor, data: Any) -> Fix:
         unit_id = _require_unit(actor)
         lat, lon, accuracy, at = v.position_fix(data, now=now_utc())
-        fix = self.service.record_fix(unit_id, lat, lon, accuracy, at)
-        return {"ok": True, "result": fix.view()}
+        return self.service.record_fix(unit_id, lat, lon, accuracy, at)
 
     def action(self, actor: Actor, data: Any) -> Answer:
         """Apply one queued tablet action exactly once (keyed by `key`)."""
