@@ -43,7 +43,8 @@ MAX_FUTURE_SKEW = timedelta(seconds=120)
 
 def body_object(body: Any) -> Mapping[str, Any]:
     """Return the body if it is a JSON object, else refuse it."""
-    if not isinstance(body, Mapping):
+    # A plain dict first: the ABC check costs a microsecond, on every position fix.
+    if body.__class__ is not dict and not isinstance(body, Mapping):
         raise ValidationError("request body must be a JSON object", field="body")
     return body
 
@@ -75,12 +76,15 @@ def text(value: Any, name: str, *, max_len: int, min_len: int = 0) -> str:
 
 def number(value: Any, name: str, *, low: float, high: float) -> float:
     """Return a finite number within [low, high]; booleans are not numbers."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if value.__class__ is float:  # most numbers, from JSON: nothing to convert
+        result = value
+    elif isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"'{name}' must be a number", field=name)
-    try:
-        result = float(value)
-    except OverflowError:  # an integer too large for a float is out of any range
-        result = math.inf
+    else:
+        try:
+            result = float(value)
+        except OverflowError:  # an integer too large for a float is out of any range
+            result = math.inf
     if not math.isfinite(result) or not low <= result <= high:
         raise ValidationError(f"'{name}' must be between {low:g} and {high:g}", field=name)
     return result

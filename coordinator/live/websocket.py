@@ -31,6 +31,7 @@ DATA_OPCODES = (OP_CONTINUATION, OP_TEXT, OP_BINARY)
 CONTROL_OPCODES = (OP_CLOSE, OP_PING, OP_PONG)
 CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, CLOSE_INVALID_DATA, CLOSE_TOO_BIG = 1000, 1002, 1007, 1009
 RECV_BYTES = 65536
+ENGINEIO_MESSAGE = "4"  # the packet type of an Engine.IO message: what Socket.IO sends inside
 
 
 class ProtocolError(Exception):
@@ -179,6 +180,8 @@ class GeventWebSocket:
         self._send_timeout_s = float(server.ping_interval + server.ping_timeout)
         self._parser = FrameParser(max_message_bytes=int(server.max_http_buffer_size))
         self._send_lock = Semaphore()
+        self._server = server
+        self._eio_sid: str | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         sock = environ.get("gunicorn.socket")
@@ -199,6 +202,9 @@ class GeventWebSocket:
         sock.settimeout(None)
         self._conn = sock
         self.connected = True
+        # The Engine.IO socket whose handler this is: its messages go straight to the server's
+        # message handler (`wait`).
+        self._eio_sid = getattr(getattr(self.app, "__self__", None), "sid", None)
         try:
             self.app(self)
         finally:
@@ -216,23 +222,20 @@ class GeventWebSocket:
                 self._close_with(exc.code, exc.reason)
                 return None
             if item is None:
-                try:
-                    data = sock.recv(RECV_BYTES)
-                except OSError:  # reset, or shut down by `close`
-                    self.connected = False
+                if not self._fill(sock):
                     return None
-                if not data:
-                    self.connected = False
-                    return None
-                parser.feed(data)
                 continue
             opcode, payload = item
             if opcode == OP_TEXT:
                 try:
-                    return payload.decode("utf-8")
+                    text = payload.decode("utf-8")
                 except UnicodeDecodeError:
                     self._close_with(CLOSE_INVALID_DATA, "text must be UTF-8")
                     return None
+                if text[:1] == ENGINEIO_MESSAGE and self._eio_sid is not None:
+                    self._deliver(text[1:])
+                    continue
+                return text
             if opcode == OP_BINARY:
                 return payload
             if opcode == OP_PING:
@@ -244,6 +247,34 @@ class GeventWebSocket:
                     self._send_close(payload[:2])  # echo the client's status, as RFC 6455 suggests
                 return None
         return None
+
+    def _fill(self, sock: socket.socket) -> bool:
+        """Read more bytes into the parser; False once the connection is over."""
+        try:
+            data = sock.recv(RECV_BYTES)
+        except OSError:  # reset, or shut down by `close`
+            data = b""
+        if not data:
+            self.connected = False
+            return False
+        self._parser.feed(data)
+        return True
+
+    def _deliver(self, data: str) -> None:
+        """An Engine.IO MESSAGE, handed to the server's message handler as Engine.IO would.
+
+        For a message, Engine.IO's socket builds a packet object, logs it at INFO and calls
+        the handler through a closure that logs what it raises; at thousands of messages a
+        second that was a tenth of the node's core. Everything else (pings, pongs, close,
+        binary) still goes to Engine.IO through `wait`'s return.
+        """
+        handler = self._server.handlers.get("message")
+        if handler is None:
+            return
+        try:
+            handler(self._eio_sid, data)
+        except Exception:
+            self._server.logger.exception("message handler error")
 
     def send(self, message: str | bytes) -> None:
         if isinstance(message, str):

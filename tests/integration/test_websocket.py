@@ -151,6 +151,22 @@ def test_a_fragmented_fix_between_pings_is_applied_and_pings_get_their_pongs(nod
     ws.close()
 
 
+def test_a_message_that_fails_in_its_handler_is_dropped_and_the_socket_reads_on(node: Server, node_api: Api):
+    unit = create_unit(node_api, "MED-8")
+    ws = opened(node, unit["token"])
+    ws.text('42["position",{"lat":')  # malformed: the handler raises, the node logs it
+    ws.text("42" + json.dumps(["position", {"lat": 42.3602, "lon": -71.0589, "at": now_iso()}]))
+    ws.text("421" + json.dumps(["position", {"lat": 42.3603, "lon": -71.0589, "at": now_iso()}]))
+    assert ws.message().startswith('431[{"ok":true,"result":{"lat":42.3603')  # answered as asked
+
+    def latitude() -> float | None:
+        position = node_api.get(f"/api/units/{unit['id']}").json().get("position")
+        return None if position is None else float(position["lat"])
+
+    assert poll(lambda: latitude() == pytest.approx(42.3603))
+    ws.close()
+
+
 def test_the_close_handshake_is_answered_with_the_clients_status(node: Server, node_api: Api):
     ws = opened(node, make_token(node.data_dir, "viewer", "wall"))
     ws.send(OP_CLOSE, struct.pack("!H", CLOSE_NORMAL) + b"bye")
