@@ -25,8 +25,9 @@ class WireJson:
     about a tenth of the node's core for it at 10,000 units (its decoder is rebuilt for each
     message, since Engine.IO passes it an option). What orjson refuses and the standard
     library reads (NaN, lone surrogates) is read as before, so validation still answers
-    with the field that is wrong. Encoding differs only where the standard output was not
-    JSON at all: NaN and infinities go out as null.
+    with the field that is wrong. Written text reads back the same, in UTF-8 rather than
+    with escapes, but for NaN and infinities, which go out as null (the standard `NaN` is
+    not JSON); an integer beyond 64 bits would fail to encode (none is ever sent).
     """
 
     @staticmethod
