@@ -264,9 +264,9 @@ class GeventWebSocket:
         """An Engine.IO MESSAGE, handed to the server's message handler as Engine.IO would.
 
         For a message, Engine.IO's socket builds a packet object, logs it at INFO and calls
-        the handler through a closure that logs what it raises; at thousands of messages a
-        second that was a tenth of the node's core. Everything else (pings, pongs, close,
-        binary) still goes to Engine.IO through `wait`'s return.
+        the handler through a closure that logs what it raises; at 12,000 units that was
+        about 6 % of the node's samples. Everything else (pings, pongs, close, binary) still
+        goes to Engine.IO through `wait`'s return.
         """
         handler = self._server.handlers.get("message")
         if handler is None:
