@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
+from engineio import json as stock_json  # the standard module, reading no integer of over 100 digits
 from socketio.packet import Packet
-
-# Engine.IO refuses integers of over 100 digits, which take Python quadratic time to read.
-MAX_INT_DIGITS = 100
-
-
-def _bounded_int(text: str) -> int:
-    if len(text) > MAX_INT_DIGITS:
-        raise ValueError("integer is too large")
-    return int(text)
 
 
 class WireJson:
@@ -35,12 +26,13 @@ class WireJson:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
-            return json.loads(text, parse_int=_bounded_int)
+            return stock_json.loads(text)
 
     @staticmethod
     def dumps(obj: Any, **options: Any) -> str:
         if options.keys() - {"separators"}:
-            return json.dumps(obj, **options)  # an option orjson lacks: the standard library
+            text: str = stock_json.dumps(obj, **options)  # an option orjson lacks: the standard library
+            return text
         # orjson writes compact JSON, as the only option the packets pass asks for.
         return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS).decode()
 
