@@ -14,8 +14,11 @@ the coordinator (one `frame` per tick) and bench/naive_server.py (one emit per f
 dashboard), both under gunicorn with one gevent worker (`--server serve`: both on Werkzeug
 threads). Design load U=1000, D=50 first, then each server up a ramp of U until p99 > 1 s,
 delivery < 95 % or clients cannot connect (down it by halving when the design load already
-fails), then two bisections between the last load held and the first that failed. Prints a
-table and, last, one JSON line with the figures.
+fails), then two bisections between the last load held and the first that failed. A step
+whose p99 lies between half the limit and twice it is run again, up to three times, and the
+majority decides (`--send-every S` changes the 2 s, for a load in fixes per second past
+what one process can hold in sockets). Prints a table and, last, one JSON line with the
+figures.
 
 A sent fix counts as delivered to a dashboard when that dashboard saw it, as superseded when
 it did not but saw the unit's next fix (coalesced within one frame), else as missing. The
@@ -68,6 +71,11 @@ P99_LIMIT_MS = 1000.0
 DELIVERY_LIMIT = 0.95
 # Bisections between the highest load held and the lowest that failed, going down the ramp.
 REFINE_STEPS = 2
+# A ramp step whose p99 lies within this factor of the limit, either side, is run again, up to
+# three times, and the majority decides: near its limit a server's p99 swings from window to
+# window, and one bad or lucky window should not set the figure.
+MARGIN = 2.0
+TRIES = 3
 
 
 # --- helpers -------------------------------------------------------------------------
@@ -304,7 +312,15 @@ async def _wait_go(clock: Clock) -> tuple[float, float, float]:
 
 
 def unit_worker(
-    *, url: str, units: list[tuple[str, str]], first: int, total: int, clock: Clock, out: Any, idx: int
+    *,
+    url: str,
+    units: list[tuple[str, str]],
+    first: int,
+    total: int,
+    clock: Clock,
+    out: Any,
+    idx: int,
+    every_s: float = SEND_EVERY_S,
 ) -> None:
     async def run() -> None:
         disconnects = 0
@@ -322,7 +338,7 @@ def unit_worker(
         # One loop sends every unit's fix when it is due (staggered over the 2 s by the
         # unit's place among all units): cheaper than a sleeping task per unit.
         slots = [
-            [client, uid, t0 + SEND_EVERY_S * (first + i) / total, []]
+            [client, uid, t0 + every_s * (first + i) / total, []]
             for i, ((uid, _tok), client) in enumerate(zip(units, clients, strict=True))
             if client is not None
         ]
@@ -334,7 +350,7 @@ def unit_worker(
         cycle, done = 0, not slots
         while not done:
             for client, uid, offset, times in slots:
-                due = offset + cycle * SEND_EVERY_S
+                due = offset + cycle * every_s
                 if due >= send_until:
                     done = True
                     break
@@ -574,6 +590,7 @@ def run_load(
     duration_s: float,
     responders: list[tuple[str, str]] | None = None,
     dispatch_every_s: float = 0.5,
+    send_every_s: float = SEND_EVERY_S,
 ) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -612,6 +629,7 @@ def run_load(
                 "clock": clock,
                 "out": out,
                 "idx": i,
+                "every_s": send_every_s,
             },
         )
         p.start()
@@ -767,6 +785,7 @@ def summarize(
         "connect_s": round(connect_s, 1),
         "duration_s": duration_s,
         "fixes_sent": fixes_sent,
+        "fixes_per_s": round(fixes_sent / duration_s, 1),
         "send_errors": send_errors,
         "entries_per_dashboard": round(float(np.mean(entries)), 1) if entries else 0.0,
         "messages_per_dashboard": round(float(np.mean([b["messages"] for b in boards])), 1)
@@ -818,8 +837,10 @@ class Bench:
         *,
         serve_args: list[str] | None = None,
         naive_websocket: str = "engineio",
+        send_every_s: float = SEND_EVERY_S,
     ) -> None:
         self.workdir = workdir
+        self.send_every_s = send_every_s
         self.naive_env = {"NAIVE_WEBSOCKET": naive_websocket}
         self.server = server
         self.serve_args = serve_args or []
@@ -865,6 +886,7 @@ class Bench:
                 warmup_s=self.warmup_s,
                 duration_s=duration_s,
                 responders=self.responders if kind == "ours" else None,
+                send_every_s=self.send_every_s,
             )
         finally:
             server.stop()
@@ -878,6 +900,27 @@ class Bench:
         )
         return figures
 
+    def step(self, kind: str, n_units: int, duration_s: float) -> tuple[bool, list[dict[str, Any]]]:
+        """Whether `kind` holds `n_units`: one run when it is clear, else the majority of three."""
+        runs: list[dict[str, Any]] = []
+        votes = {True: 0, False: 0}
+        while True:
+            figures = self.run(kind, n_units, duration_s)
+            figures["try"] = len(runs) + 1
+            runs.append(figures)
+            votes[figures["sustainable"]] += 1
+            if (len(runs) == 1 and clear(figures)) or 2 * max(votes.values()) > TRIES:
+                return votes[True] > votes[False], runs
+            print(f"  {kind} U={n_units}: near the limit, run again", flush=True)
+
+
+def clear(figures: dict[str, Any]) -> bool:
+    """A run far enough from the limit that another window would not change the answer."""
+    p99 = figures["p99_ms"]
+    if figures["sustainable"]:
+        return bool(p99 <= P99_LIMIT_MS / MARGIN)
+    return p99 is None or p99 > P99_LIMIT_MS * MARGIN or figures["delivery_ratio"] < DELIVERY_LIMIT - 0.05
+
 
 def ramp(
     bench: Bench, *, kind: str, design: dict[str, Any], levels: list[int], duration_s: float, deadline: float
@@ -886,6 +929,7 @@ def ramp(
 
     Either way the gap between the last load held and the first that failed is then narrowed
     twice: a coarse ramp alone could understate a server by up to a step, and the ratio with it.
+    Each step of the ramp and of the narrowing is decided by `Bench.step`.
     """
     runs: list[dict[str, Any]] = []
     best, failed = 0, design["units"]
@@ -895,18 +939,18 @@ def ramp(
             if time.monotonic() > deadline:
                 print(f"  {kind}: out of time before U={n}", flush=True)
                 break
-            figures = bench.run(kind, n, duration_s)
-            runs.append(figures)
-            if not figures["sustainable"]:
+            held, more = bench.step(kind, n, duration_s)
+            runs.extend(more)
+            if not held:
                 failed = n
                 break
             best = n
     else:
         n = design["units"] // 2
         while n >= 100 and time.monotonic() < deadline:
-            figures = bench.run(kind, n, duration_s)
-            runs.append(figures)
-            if figures["sustainable"]:
+            held, more = bench.step(kind, n, duration_s)
+            runs.extend(more)
+            if held:
                 best = n
                 break
             failed, n = n, n // 2
@@ -914,9 +958,9 @@ def ramp(
         n = (best + failed) // 2 // 25 * 25
         if not best or not failed or n in (best, failed) or time.monotonic() > deadline:
             break
-        figures = bench.run(kind, n, duration_s)
-        runs.append(figures)
-        if figures["sustainable"]:
+        held, more = bench.step(kind, n, duration_s)
+        runs.extend(more)
+        if held:
             best = n
         else:
             failed = n
@@ -929,6 +973,7 @@ COLUMNS = [
     ("dashboards", "D", 3),
     ("units_connected", "U ok", 5),
     ("fixes_sent", "sent", 7),
+    ("fixes_per_s", "fix/s", 6),
     ("entries_per_dashboard", "per dash", 8),
     ("delivered", "deliv", 8),
     ("superseded", "supers", 6),
@@ -942,6 +987,7 @@ COLUMNS = [
     ("server_rss_mb", "RSS MB", 7),
     ("fixes_waiting_max", "waiting", 7),
     ("sustainable", "ok", 5),
+    ("try", "try", 3),
 ]
 
 
@@ -980,6 +1026,12 @@ def main() -> int:
     )
     parser.add_argument("--ramp", default="2000,3000,5000", help="unit counts above the design load")
     parser.add_argument(
+        "--send-every",
+        type=float,
+        default=SEND_EVERY_S,
+        help="seconds between a unit's fixes (a load in fixes per second past the open-file limit)",
+    )
+    parser.add_argument(
         "--budget", type=float, default=540.0, help="no new ramp step after this many seconds"
     )
     args = parser.parse_args()
@@ -998,8 +1050,13 @@ def main() -> int:
             args.server,
             serve_args=serve_args,
             naive_websocket=args.naive_websocket,
+            send_every_s=args.send_every,
         )
-        print(f"design load: U={args.units}, D={args.dashboards}, {args.duration:g} s measured", flush=True)
+        print(
+            f"design load: U={args.units}, D={args.dashboards}, a fix every {args.send_every:g} s, "
+            f"{args.duration:g} s measured",
+            flush=True,
+        )
         kinds = [args.only] if args.only else ["ours", "naive"]
         design = {kind: bench.run(kind, args.units, args.duration) for kind in kinds}
         runs = list(design.values())
@@ -1043,7 +1100,11 @@ def main() -> int:
             {
                 "benchmark": "fanout",
                 "smoke": args.smoke,
-                "design": {"units": args.units, "dashboards": args.dashboards},
+                "design": {
+                    "units": args.units,
+                    "dashboards": args.dashboards,
+                    "send_every_s": args.send_every,
+                },
                 "naive_websocket": args.naive_websocket,
                 "ours": design.get("ours"),
                 "naive": design.get("naive"),

@@ -64,7 +64,7 @@ def test_report_benchmark_smoke() -> None:
 def test_fanout_benchmark_smoke() -> None:
     figures = smoke("bench_fanout.py", timeout=240)
     assert figures["benchmark"] == "fanout" and figures["smoke"] is True
-    assert figures["design"] == {"units": 20, "dashboards": 2}
+    assert figures["design"] == {"units": 20, "dashboards": 2, "send_every_s": 2.0}
     for server in ("ours", "naive"):
         run = figures[server]
         assert run["server"] == server and run["fixes_sent"] > 0
