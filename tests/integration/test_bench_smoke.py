@@ -69,6 +69,7 @@ def test_fanout_benchmark_smoke() -> None:
         run = figures[server]
         assert run["server"] == server and run["fixes_sent"] > 0
         assert 0 <= run["p50_ms"] <= run["p99_ms"] <= run["max_ms"]
+        assert run["stall_max_ms"] >= 0 and isinstance(run["stalls_over_100ms"], list)
     trips = figures["ours"]["assignments"]
     assert trips["dispatched"] > 0 and trips["reached_unit"] == trips["dispatched"]
     assert trips["acks_seen"] == trips["acks_expected"] == trips["dispatched"] * 2
