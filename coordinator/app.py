@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import heap
 from .config import Settings
 from .geo.runtime import GeoService
-from .live import handlers, websocket
+from .live import handlers, pings, websocket
 from .live.cluster import ClusterLink
 from .live.hub import LiveHub
 from .live.packets import JsonPacket, WireJson
@@ -78,6 +78,8 @@ def create_app(settings: Settings) -> Flask:
         serializer=JsonPacket,
         json=WireJson,
     )
+    # One task sends every socket's heartbeat pings (coordinator/live/pings.py).
+    pings.install(socketio.server.eio)
     if settings.async_mode == "gevent":
         # Ours reads frames in the socket's own greenlet (coordinator/live/websocket.py).
         websocket.install(socketio.server.eio)

@@ -179,6 +179,7 @@ class GeventWebSocket:
         self._conn: socket.socket | None = None
         self._send_timeout_s = float(server.ping_interval + server.ping_timeout)
         self._parser = FrameParser(max_message_bytes=int(server.max_http_buffer_size))
+        self._drained = False  # whether the last read took every byte there was
         self._send_lock = Semaphore()
         self._server = server
         self._eio_sid: str | None = None
@@ -251,14 +252,30 @@ class GeventWebSocket:
     def _fill(self, sock: socket.socket) -> bool:
         """Read more bytes into the parser; False once the connection is over."""
         try:
+            if self._drained:
+                self._await_bytes(sock)
             data = sock.recv(RECV_BYTES)
         except OSError:  # reset, or shut down by `close`
             data = b""
         if not data:
             self.connected = False
             return False
+        # Tablets send a message at a time: a read that did not fill the buffer took it all.
+        self._drained = len(data) < RECV_BYTES
         self._parser.feed(data)
         return True
+
+    @staticmethod
+    def _await_bytes(sock: Any) -> None:
+        """Wait until the socket is readable, so the `recv` after it succeeds at once.
+
+        gevent's `recv` tries first and waits on failure: after a read that took everything,
+        that try fails nearly always, a system call and an exception per message.
+        """
+        event = sock._read_event
+        if event is None:  # closed meanwhile
+            raise OSError("the socket is closed")
+        sock._wait(event)
 
     def _deliver(self, data: str) -> None:
         """An Engine.IO MESSAGE, handed to the server's message handler as Engine.IO would.
