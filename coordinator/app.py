@@ -71,6 +71,7 @@ def create_app(settings: Settings) -> Flask:
         async_mode=settings.async_mode,
         client_manager=manager,
         max_http_buffer_size=settings.max_payload_bytes,
+        ping_interval=settings.ping_interval_s,
         # One client's messages are handled in the order sent (a tablet's queue relies on it).
         async_handlers=False,
         # Sessions are read from the cookie on connect; the socket never writes them.

@@ -147,6 +147,13 @@ def _server_options(p: argparse.ArgumentParser, *, default_port: int) -> None:
         help="seconds after which a unit's last fix counts as stale (default 120)",
     )
     p.add_argument(
+        "--ping-interval",
+        type=float,
+        default=env_float("COORDINATOR_PING_INTERVAL", 25.0),
+        help="seconds between heartbeat pings to each socket; one silent 20 s past a ping is "
+        "dropped (default 25)",
+    )
+    p.add_argument(
         "--tile-url",
         default=os.environ.get("COORDINATOR_TILE_URL"),
         help="base map tile URL template; 'none' for no base map",
@@ -222,11 +229,14 @@ def _settings(args: argparse.Namespace, *, secret_key: str, demo: bool) -> Setti
     if redis_url:
         extra["redis_url"] = redis_url
         extra["redis_prefix"] = args.redis_prefix
+    if not 1 <= args.ping_interval <= 300:
+        raise ConfigError(f"--ping-interval must be 1 to 300 seconds, got {args.ping_interval:g}")
     return Settings(
         data_dir=Path(args.data_dir),
         secret_key=secret_key,
         frame_interval_s=args.frame_interval,
         stale_after_s=args.stale_after,
+        ping_interval_s=args.ping_interval,
         secure_cookies=not (args.insecure_cookies or demo),
         demo=demo,
         retain_fixes_days=getattr(args, "retain_fixes_days", None),

@@ -29,6 +29,8 @@ class Settings:
     # An assignment still `dispatched` is sent to the unit again after this long.
     redeliver_after_s: float = 5.0
     max_payload_bytes: int = 64 * 1024
+    # Engine.IO's heartbeat: a socket is pinged this often and dropped 20 s after an unanswered ping.
+    ping_interval_s: float = 25.0
     tile_url: str = DEFAULT_TILE_URL
     tile_attribution: str = DEFAULT_TILE_ATTRIBUTION
     session_lifetime_s: int = 12 * 3600
