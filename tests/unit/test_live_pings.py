@@ -27,7 +27,7 @@ def engine() -> engineio.Server:
 CONNECTS: list[str] = []  # what the stock connect handler saw
 
 
-def _connect(engine: engineio.Server, pinger: pings.Pinger, sid: str) -> Socket:
+def _connect(engine: engineio.Server, sid: str) -> Socket:
     """What Engine.IO's own connect does: a socket, its connect handler, its first ping scheduled."""
     sock = Socket(engine, sid)
     engine.sockets[sid] = sock
@@ -49,8 +49,8 @@ def _sent(sock: Socket, timeout: float) -> list[Any]:
 
 
 def test_each_socket_is_pinged_once_per_interval_after_its_pong(engine: engineio.Server) -> None:
-    pinger = pings.install(engine)
-    socks = [_connect(engine, pinger, f"s{i}") for i in range(3)]
+    pings.install(engine)
+    socks = [_connect(engine, f"s{i}") for i in range(3)]
     assert CONNECTS == ["s0", "s1", "s2"]  # the wrapped stock handler still runs
     started = time.monotonic()
     first = [_sent(s, INTERVAL_S + 0.5) for s in socks]
@@ -65,27 +65,27 @@ def test_each_socket_is_pinged_once_per_interval_after_its_pong(engine: engineio
 
 def test_a_closed_socket_gets_no_ping_and_the_task_ends_when_none_waits(engine: engineio.Server) -> None:
     pinger = pings.install(engine)
-    sock = _connect(engine, pinger, "gone")
+    sock = _connect(engine, "gone")
     sock.closed = True
     assert _sent(sock, INTERVAL_S + 0.3) == []
     assert pinger.waiting() == 0
     # The task has ended; the next socket starts it again.
-    live = _connect(engine, pinger, "back")
+    live = _connect(engine, "back")
     assert [p.packet_type for p in _sent(live, INTERVAL_S + 0.5)] == [packet.PING]
 
 
 def test_scheduling_twice_before_the_pong_queues_one_ping(engine: engineio.Server) -> None:
     pinger = pings.install(engine)
-    sock = _connect(engine, pinger, "s")
+    sock = _connect(engine, "s")
     sock.schedule_ping()  # last_ping is cleared by the first: Engine.IO's own rule
     assert pinger.waiting() == 1
     assert [p.packet_type for p in _sent(sock, INTERVAL_S + 0.5)] == [packet.PING]
 
 
 def test_a_socket_whose_send_fails_does_not_stop_the_others(engine: engineio.Server) -> None:
-    pinger = pings.install(engine)
-    broken = _connect(engine, pinger, "broken")
-    healthy = _connect(engine, pinger, "healthy")
+    pings.install(engine)
+    broken = _connect(engine, "broken")
+    healthy = _connect(engine, "healthy")
 
     def fail(_pkt: Any) -> None:
         raise OSError("gone")
